@@ -1,0 +1,199 @@
+"""Year-end assessment: household exits and returns, new poor, village and county exits.
+
+MODEL.md §5. A registered household exits when its per-capita net income is at or above the
+line (plus ``exits.household.income_margin``) and its 两不愁三保障 hold. An exited household whose
+income falls below the line again is found by return monitoring (``return_detection_rate``) and
+re-registered: a *return*. A poor household never registered is found with probability
+``population.targeting.identification_rate``: *new poor*. In the review year the register is
+cleaned (wrongly included households removed, counted among exits and in ``exited_by_review``)
+and a larger share of the missed poor is found.
+
+The register therefore obeys, every year and in every county,
+``registered(t) = registered(t-1) - exited + returned + new_poor`` (people).
+
+Villages exit when their incidence is below ``exits.village.max_incidence`` and their required
+services are present; counties when incidence, wrong-exit rate and omission rate are below the
+limits. Exited places stay exited ("摘帽不摘政策").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from povsim.scenario.schema import at
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+__all__ = ["assess", "guarantees", "initial_state"]
+
+_TOL = 0.5  # yuan per person: incomes are compared with the line to within half a yuan
+
+
+def guarantees(model: PovertyModel) -> dict[str, np.ndarray]:
+    """The 两不愁三保障 (plus safe water) of every household as boolean arrays."""
+    hh = model.households
+    water_village = model.places.services.get("water")
+    water = hh.water_household.copy()
+    if water_village is not None:
+        water |= water_village[hh.village]
+    return {
+        "food_clothing": hh.pc_income >= model.poverty_line - _TOL,
+        "schooling": hh.schooling_ok.copy(),
+        "medical": hh.insured.copy(),
+        "housing": ~(hh.house_dangerous | hh.hazard_zone | (hh.house_damage > 0)),
+        "water": water,
+    }
+
+
+def initial_state(model: PovertyModel) -> None:
+    """Per-place state at the start: which places exist, none exited yet."""
+    P = model.places
+    model.village_exit_year = np.full(P.n_villages, -1, dtype=np.int16)
+    model.county_exit_year = np.full(P.n_counties, -1, dtype=np.int16)
+    hh = model.households
+    model.village_people = np.bincount(hh.village, weights=hh.size.astype(np.float64),
+                                       minlength=P.n_villages) * model.weight
+    # unsimulated people of truncated groups count in the denominators of their county
+    model.county_people = (
+        np.bincount(hh.county, weights=hh.size.astype(np.float64), minlength=P.n_counties)
+        * model.weight + P.county_unsimulated
+    )
+    v_sim = np.bincount(P.village_county, weights=model.village_people, minlength=P.n_counties)
+    share = np.divide(model.village_people, v_sim[P.village_county],
+                      out=np.zeros(P.n_villages), where=v_sim[P.village_county] > 0)
+    model.village_population = model.village_people + share * P.county_unsimulated[P.village_county]
+    model.flows = {}
+
+
+def assess(model: PovertyModel, year: int) -> None:
+    """Assess households, villages and counties at the end of ``year``; store the flows."""
+    hh = model.households
+    scn = model.scenario
+    rules = scn.exits
+    line = model.poverty_line
+    size = hh.size.astype(np.float64)
+    hh.pc_income[:] = (hh.income_ytd - hh.oop_ytd - hh.loss_ytd) / size
+    hh.pc_assessed[:] = (hh.income_ytd - hh.benefit_ytd) / size
+    g = guarantees(model)
+    ok = np.ones(hh.n, dtype=bool)
+    for name in rules.household.require:
+        ok &= g[name]
+    income_ok = hh.pc_income >= line * (1.0 + rules.household.income_margin) - _TOL
+    reg = hh.registered
+    exiting = reg & income_ok & ok
+
+    quota = rules.quota
+    if quota is not None:
+        exiting = _apply_quota(model, reg, exiting, at(quota, year))
+
+    review = scn.population.targeting.review_year == year
+    removed = np.zeros(hh.n, dtype=bool)
+    if review:
+        wrongly = reg & ~exiting & (hh.pc_income >= line - _TOL)
+        u = model.draws("targeting.review", year)
+        removed = wrongly & (u < scn.population.targeting.review_removal_rate)
+        exiting |= removed
+
+    # returns and new poor among households off the register (before this year's exits)
+    poor_now = hh.pc_income < line - _TOL
+    off = ~reg
+    ever_exited = hh.exit_year >= 0
+    u_find = model.draws("targeting.identification", year)
+    ident = (
+        scn.population.targeting.review_identification_rate
+        if review
+        else at(scn.population.targeting.identification_rate, year)
+    )
+    returning = off & poor_now & ever_exited & (u_find < rules.household.return_detection_rate)
+    new_poor = off & poor_now & ~ever_exited & (u_find < ident)
+
+    hh.registered[exiting] = False
+    hh.exit_year[exiting] = year
+    hh.registered[returning | new_poor] = True
+    hh.registered_year[returning | new_poor] = year
+    model.flows = {
+        "exited": exiting,
+        "exited_by_review": removed,
+        "returned": returning,
+        "new_poor": new_poor,
+    }
+    _assess_places(model, year)
+
+
+def _apply_quota(
+    model: PovertyModel, reg: np.ndarray, exiting: np.ndarray, quota: float
+) -> np.ndarray:
+    """Exactly ``quota`` people exit (as near as households allow), richest first."""
+    hh = model.households
+    w = model.weight
+    cand = np.flatnonzero(reg)
+    # households meeting the rule first, then the rest, each by income, highest first
+    order = np.lexsort((-hh.pc_income[cand], ~exiting[cand]))
+    cand = cand[order]
+    people = np.cumsum(hh.size[cand].astype(np.float64) * w)
+    k = int(np.searchsorted(people, quota - 1e-9, side="left")) + 1
+    k = min(k, cand.size) if quota > 0 else 0
+    out = np.zeros(hh.n, dtype=bool)
+    out[cand[:k]] = True
+    return out
+
+
+def _assess_places(model: PovertyModel, year: int) -> None:
+    hh = model.households
+    P = model.places
+    rules = model.scenario.exits
+    w = model.weight
+    size = hh.size.astype(np.float64)
+    reg_people_v = np.bincount(hh.village, weights=size * hh.registered,
+                               minlength=P.n_villages) * w
+    inc_v = np.divide(reg_people_v, model.village_population,
+                      out=np.zeros(P.n_villages), where=model.village_population > 0)
+    services_ok = np.ones(P.n_villages, dtype=bool)
+    for item in rules.village.require_services:
+        have = P.services.get(item)
+        if have is not None:
+            services_ok &= have
+    v_new = (
+        P.village_poor
+        & (model.village_exit_year < 0)
+        & (inc_v < rules.village.max_incidence)
+        & services_ok
+    )
+    model.village_exit_year[v_new] = year
+
+    line = model.poverty_line
+    reg_people_c = np.bincount(hh.county, weights=size * hh.registered,
+                               minlength=P.n_counties) * w
+    inc_c = reg_people_c / np.maximum(model.county_people, 1.0)
+    poor = hh.pc_income < line - _TOL
+    exited_ever = (~hh.registered) & (hh.exit_year >= 0)
+    wrong_exit = np.bincount(hh.county, weights=size * (exited_ever & poor), minlength=P.n_counties)
+    exited_people = np.bincount(hh.county, weights=size * exited_ever, minlength=P.n_counties)
+    wrong_rate = np.divide(wrong_exit, exited_people, out=np.zeros(P.n_counties),
+                           where=exited_people > 0)
+    omitted = np.bincount(hh.county, weights=size * (poor & ~hh.registered),
+                          minlength=P.n_counties) * w
+    omission_rate = omitted / np.maximum(model.county_people, 1.0)
+    ok = inc_c < rules.county.max_incidence
+    if rules.county.max_wrong_exit_rate is not None:
+        ok &= wrong_rate <= rules.county.max_wrong_exit_rate
+    if rules.county.max_omission_rate is not None:
+        ok &= omission_rate <= rules.county.max_omission_rate
+    for item in rules.county.require_services:
+        have = P.services.get(item)
+        if have is not None:
+            share = np.bincount(P.village_county, weights=P.village_weight * have * P.village_poor,
+                                minlength=P.n_counties)
+            total = np.bincount(P.village_county, weights=P.village_weight * P.village_poor,
+                                minlength=P.n_counties)
+            ok &= share >= total - 1e-9
+    c_new = P.county_poor & (model.county_exit_year < 0) & ok
+    model.county_exit_year[c_new] = year
+    model.county_stats = {
+        "incidence": inc_c,
+        "wrong_exit_rate": wrong_rate,
+        "omission_rate": omission_rate,
+    }

@@ -1,0 +1,116 @@
+"""The columnar household table: one numpy array per attribute, one row per simulated household.
+
+Households are never Python objects: at full scale there are about seven million of them. Rows
+are sorted by county and then village, so every county and village is a contiguous slice
+(``places.county_start[c]:places.county_stop[c]``). Each column is declared once, with its dtype,
+unit and the component that owns it; components that only modify a column declare that too
+(see :mod:`povsim.components`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from povsim.errors import ModelBuildError
+
+__all__ = ["Column", "Households", "CAUSES"]
+
+#: Primary causes of poverty recorded at registration (MODEL.md §2), code = index.
+CAUSES: tuple[str, ...] = ("illness", "disability", "disaster", "lack_of_labour", "lack_of_means")
+
+
+@dataclass(frozen=True)
+class Column:
+    """Declaration of one household attribute."""
+
+    name: str
+    dtype: Any
+    units: str
+    description: str
+    owner: str
+    fill: Any = 0
+
+
+class Households:
+    """Structure-of-arrays table of simulated households.
+
+    Parameters
+    ----------
+    n
+        Number of simulated households (rows).
+
+    Notes
+    -----
+    Read a column as an attribute (``hh.size``) or item (``hh["size"]``); both return the
+    live numpy array, so in-place updates (``hh.income_ytd[idx] += x``) change the table.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = int(n)
+        self._columns: dict[str, Column] = {}
+        self._data: dict[str, np.ndarray] = {}
+
+    # -- declaration ---------------------------------------------------------------------
+    def declare(self, column: Column, values: np.ndarray | None = None) -> np.ndarray:
+        """Allocate a column; raises :class:`ModelBuildError` if another owner declared it."""
+        if column.name in self._columns:
+            other = self._columns[column.name]
+            raise ModelBuildError(
+                f"household column {column.name!r} is declared by both {other.owner!r} and "
+                f"{column.owner!r}; one variable may have only one owner"
+            )
+        if values is None:
+            arr = np.full(self.n, column.fill, dtype=column.dtype)
+        else:
+            arr = np.asarray(values, dtype=column.dtype)
+            if arr.shape != (self.n,):
+                raise ModelBuildError(
+                    f"column {column.name!r} has shape {arr.shape}, expected ({self.n},)"
+                )
+        self._columns[column.name] = column
+        self._data[column.name] = arr
+        return arr
+
+    def add(
+        self,
+        name: str,
+        dtype: Any,
+        units: str,
+        description: str,
+        owner: str,
+        values: np.ndarray | None = None,
+        fill: Any = 0,
+    ) -> np.ndarray:
+        """Shorthand for :meth:`declare` with a new :class:`Column`."""
+        return self.declare(Column(name, dtype, units, description, owner, fill), values)
+
+    # -- access --------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> np.ndarray:
+        data = self.__dict__.get("_data")
+        if data is not None and name in data:
+            return data[name]
+        raise AttributeError(f"households have no column {name!r}")
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._data[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    @property
+    def columns(self) -> dict[str, Column]:
+        """Declarations of all columns, by name."""
+        return dict(self._columns)
+
+    def nbytes(self) -> int:
+        """Memory held by the columns, in bytes."""
+        return int(sum(a.nbytes for a in self._data.values()))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return f"<Households n={self.n} columns={len(self._columns)} {self.nbytes() / 1e6:.1f} MB>"

@@ -1,0 +1,472 @@
+"""The simulation: :class:`PovertyModel`, a :class:`mesa.Model` stepping one month at a time.
+
+Households are columns of numpy arrays owned by the model (:mod:`povsim.households`); the
+province and the county governments are Mesa agents. One year runs as:
+
+1. **January** — the province sets the lines, grows incomes and splits the year's money across
+   counties; each :class:`CountyGovernment` splits its money across pathways and enrols
+   eligible households in priority order until money or capacity runs out (the rest wait).
+2. **Every month** — shocks strike (illness, disasters), delayed pathway effects begin, incomes
+   accrue.
+3. **December** — households are assessed: registered households whose per-capita income is
+   above the line and whose 两不愁三保障 hold exit; exited households that fell back return; poor
+   households off the register are found (new poor); villages and counties exit by the rule;
+   the year is recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+import povsim.pathways  # noqa: F401 - registers the built-in pathways
+import povsim.shocks  # noqa: F401 - registers the built-in shocks
+from povsim import exits as exits_mod
+from povsim.budget import Ledger, county_split, source_amounts
+from povsim.components import Component
+from povsim.errors import ModelBuildError
+from povsim.households import Households
+from povsim.lines import dibao_line, poverty_line
+from povsim.pathways.base import Pathway
+from povsim.population.synthesis import synthesize
+from povsim.registry import PATHWAYS, SHOCKS
+from povsim.results import Recorder
+from povsim.rng import Streams
+from povsim.scenario.schema import Scenario, at
+from povsim.services import ServicesProgramme
+
+__all__ = ["CountyGovernment", "PovertyModel", "ProvinceGovernment"]
+
+ENGINE = "engine"
+
+
+class ProvinceGovernment(mesa.Agent):
+    """The province: sets the lines, splits each source across counties, assesses exits."""
+
+    def allocate(self, year: int) -> np.ndarray:
+        """Split the year's money of every source across counties (counties × sources, yuan)."""
+        m: PovertyModel = self.model  # type: ignore[assignment]
+        hh = m.households
+        w = m.weight
+        reg = hh.registered
+        people = np.bincount(hh.county, weights=hh.size * reg * w, minlength=m.places.n_counties)
+        gap_pc = np.maximum(m.poverty_line - m.pc_assessed, 0.0)
+        gap = np.bincount(hh.county, weights=gap_pc * hh.size * reg * w,
+                          minlength=m.places.n_counties)
+        amounts = source_amounts(m.scenario, year)
+        share = county_split(
+            m.scenario.budget.county_rule,
+            people,
+            gap,
+            m.places.county_poor,
+            m.scenario.budget.poor_county_min_share,
+        )
+        return share[:, None] * amounts[None, :]
+
+
+class CountyGovernment(mesa.Agent):
+    """A county government: integrates its funds and enrols its households (seed (十九)).
+
+    Parameters
+    ----------
+    model
+        The model.
+    county
+        Index of the county in ``model.places``.
+    """
+
+    def __init__(self, model: PovertyModel, county: int) -> None:
+        super().__init__(model)
+        self.county = county
+        self.name = str(model.places.county_name[county])
+        self.slice = model.places.county_slice(county)
+        self.exited_year: int | None = None
+
+    def plan(self, year: int, month: int) -> None:
+        """Split this county's money across pathways and enrol households for ``year``."""
+        m: PovertyModel = self.model  # type: ignore[assignment]
+        ledger = m.ledger
+        c = self.county
+        sl = self.slice
+        pathways = m.pathway_list
+        need = np.zeros(len(ledger.pathways))
+        candidates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for p_i, pw in enumerate(pathways):
+            if not pw.enabled:
+                continue
+            if pw.event_driven:
+                need[p_i] = m.event_need[pw.name][c]
+                continue
+            mask = m.eligible_masks[pw.name][sl]
+            idx = np.flatnonzero(mask) + sl.start
+            if idx.size == 0:
+                continue
+            cost = pw.cost(m, idx, year) * m.weight
+            candidates[pw.name] = (idx, cost, pw.credit(m, idx, year) * m.weight)
+            need[p_i] = cost.sum()
+        s_idx = ledger.pathway_index("services")
+        need[s_idx] = m.services.need(m, c) if m.services.enabled else 0.0
+        ledger.set_envelopes(c, m.envelope_weights(need))
+        for p_i, pw in enumerate(pathways):
+            if pw.name not in candidates:
+                continue
+            idx, cost, credit = candidates[pw.name]
+            order = m.priority_order(pw, idx)
+            idx, cost, credit = idx[order], cost[order], credit[order]
+            grant_left = ledger.remaining(c, p_i, "grant")
+            k = int(np.searchsorted(np.cumsum(cost), grant_left + 1e-6, side="right"))
+            cap = m.county_capacity[pw.name][c]
+            if np.isfinite(cap):
+                units = pw.units(m, idx) * m.weight
+                k = min(k, int(np.searchsorted(np.cumsum(units), cap + 1e-6, side="right")))
+            chosen = idx[:k]
+            if k:
+                paid = ledger.draw(c, p_i, float(cost[:k].sum()), "grant")
+                if paid < cost[:k].sum() - 1e-3:  # pragma: no cover - guarded by searchsorted
+                    raise RuntimeError("ledger paid less than the planned cost")
+                req = credit[:k]
+                credit_left = ledger.remaining(c, p_i, "credit")
+                ok = np.cumsum(req) <= credit_left + 1e-6
+                ok &= req > 0
+                ledger.draw(c, p_i, float(req[ok].sum()), "credit")
+                pw.enrol(m, chosen, year, month, ok)
+            m.served[pw.name][chosen] = True
+            m.waiting_mask[pw.name][idx[k:]] = True
+        if m.services.enabled:
+            m.services.build(m, c, s_idx)
+
+
+class PovertyModel(mesa.Model):
+    """The povsim model of a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`~povsim.scenario.schema.Scenario`.
+    seed
+        Root seed; defaults to ``scenario.seed``.
+    base_dir
+        Directory against which relative data paths of the scenario are resolved.
+
+    Attributes
+    ----------
+    households : Households
+        The household table (one row per simulated household).
+    places : Places
+        Regions, counties and villages.
+    weight : float
+        Real households represented by each simulated household (``population.scale``).
+    ledger : Ledger
+        Money available and spent.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int | None = None,
+        base_dir: str | Path | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.seed_value = int(scenario.seed if seed is None else seed)
+        self.streams = Streams(self.seed_value)
+        # Mesa gets a generator of its own; povsim's processes draw only from named streams
+        super().__init__(rng=self.streams.get("mesa"))
+        t0 = time.perf_counter()
+        pop = synthesize(scenario, self.streams, base_dir)
+        self.timing: dict[str, float] = {"population": time.perf_counter() - t0}
+        self.households: Households = pop.households
+        self.places = pop.places
+        self.weight = float(pop.scale)
+        self.calendar = scenario.calendar
+        self.month = 0
+        self.year = self.calendar.base_year
+        self.n_steps = self.calendar.n_steps
+        self._queue: dict[int, list[tuple[Pathway, np.ndarray]]] = {}
+
+        self._declare_engine_columns()
+        self.pathways: dict[str, Pathway] = {}
+        for name, cfg in scenario.pathways.all().items():
+            spec = PATHWAYS.get(name)
+            if spec is None:
+                raise ModelBuildError(f"pathway {name!r} is not registered")
+            self.pathways[name] = spec.component(name, cfg)
+        self.pathway_list: list[Pathway] = list(self.pathways.values())
+        self.shocks: dict[str, Component] = {}
+        for name, cfg in (
+            [("illness", scenario.shocks.illness), ("disasters", scenario.shocks.disasters)]
+            + list(scenario.shocks.user().items())
+        ):
+            spec = SHOCKS.get(name)
+            if spec is None:
+                raise ModelBuildError(f"shock {name!r} is not registered")
+            self.shocks[name] = spec.component(name, cfg)
+        self.services = ServicesProgramme("services", scenario.services)
+        self.components: list[Component] = [*self.shocks.values(), *self.pathway_list,
+                                            self.services]
+        self._check_declarations()
+        for comp in self.components:
+            comp.declare(self)
+        for comp in self.components:
+            comp.setup(self)
+
+        src = scenario.budget.sources
+        self.ledger = Ledger(
+            list(src), [s.kind for s in src.values()],
+            [p.name for p in self.pathway_list] + ["services"],
+            self.places.n_counties, scenario.budget.carry_over,
+        )
+        self._source_pathways = self._source_pathway_matrix()
+
+        self.province = ProvinceGovernment(self)
+        self.counties = [CountyGovernment(self, c) for c in range(self.places.n_counties)]
+        self.poverty_line = poverty_line(scenario, self.calendar.base_year)
+        self.dibao_line = dibao_line(scenario, self.calendar.base_year)
+        self.recorder = Recorder(self)
+        exits_mod.initial_state(self)
+        self.recorder.record_start()
+        self.running = True
+
+    # ---------------------------------------------------------------------------------------
+    # build
+    # ---------------------------------------------------------------------------------------
+    def _declare_engine_columns(self) -> None:
+        hh = self.households
+        add = hh.add
+        add("income_ytd", np.float64, "yuan", "household income received so far this year", ENGINE)
+        add("monthly_income", np.float64, "yuan/month", "income received each month", ENGINE)
+        add("oop_ytd", np.float64, "yuan", "out-of-pocket medical spending this year", ENGINE)
+        add("loss_ytd", np.float64, "yuan", "uninsured disaster losses and moving costs this year",
+            ENGINE)
+        add("pc_income", np.float64, "yuan/person/year",
+            "per-capita net income of the last assessed year (income - out-of-pocket - losses)",
+            ENGINE, values=hh.initial_pc_income.astype(np.float64))
+        add("pc_assessed", np.float64, "yuan/person/year",
+            "per-capita income before means-tested transfers, last assessed year", ENGINE,
+            values=hh.initial_pc_income.astype(np.float64))
+        add("benefit_ytd", np.float64, "yuan",
+            "means-tested benefits (dibao, disability top-up) received this year", ENGINE)
+        add("exit_year", np.int16, "year", "year the household last exited (-1: never)", ENGINE,
+            fill=-1)
+        add("registered_year", np.int16, "year", "year the household was last registered", ENGINE,
+            values=np.where(hh.registered, self.calendar.base_year, -1))
+        add("house_damage", np.int8, "code", "0 intact, 1 damaged, 2 destroyed by a disaster",
+            ENGINE)
+        add("relocated", np.bool_, "flag", "moved by the relocation pathway", ENGINE)
+        add("water_household", np.bool_, "flag", "safe water secured for the household itself",
+            ENGINE)
+
+    def _check_declarations(self) -> None:
+        owners: dict[str, str] = {name: col.owner for name, col in self.households.columns.items()}
+        for comp in self.components:
+            for col in comp.owns:
+                if col.name in owners:
+                    raise ModelBuildError(
+                        f"household column {col.name!r} is declared by both {owners[col.name]!r} "
+                        f"and {comp.name!r}; one variable may have only one owner"
+                    )
+                owners[col.name] = comp.name
+        for comp in self.components:
+            for name in (*comp.modifies, *comp.reads):
+                if name not in owners:
+                    raise ModelBuildError(
+                        f"component {comp.name!r} uses household column {name!r}, which no "
+                        f"component declares"
+                    )
+
+    def _source_pathway_matrix(self) -> np.ndarray:
+        names = self.ledger.pathways
+        mat = np.zeros((len(names), len(self.ledger.sources)), dtype=bool)
+        for s, (sname, src) in enumerate(self.scenario.budget.sources.items()):
+            allowed = set(src.pathways) if src.pathways is not None else set(names)
+            for p, pname in enumerate(names):
+                mat[p, s] = pname in allowed
+        return mat
+
+    # ---------------------------------------------------------------------------------------
+    # helpers used by components
+    # ---------------------------------------------------------------------------------------
+    def schedule(self, month: int, pathway: Pathway, idx: np.ndarray) -> None:
+        """Call ``pathway.activate(model, idx, month)`` in ``month`` (now if already due)."""
+        if idx.size == 0:
+            return
+        if month <= self.month:
+            pathway.activate(self, idx, self.month)
+            return
+        self._queue.setdefault(int(month), []).append((pathway, np.asarray(idx)))
+
+    def add_income(self, idx: np.ndarray, yearly: np.ndarray | float) -> None:
+        """Add a yearly income flow to households ``idx`` from this month on (yuan/year)."""
+        self.households.monthly_income[idx] += np.asarray(yearly, dtype=np.float64) / 12.0
+
+    def envelope_weights(self, need: np.ndarray) -> np.ndarray:
+        """Share of each source given to each pathway (pathways × sources)."""
+        allowed = self._source_pathways.copy()
+        enabled = np.array(
+            [p.enabled for p in self.pathway_list] + [self.services.enabled], dtype=bool
+        )
+        allowed &= enabled[:, None]
+        b = self.scenario.budget
+        if b.pathway_rule == "shares":
+            base = np.array([(b.pathway_shares or {}).get(n, 0.0) for n in self.ledger.pathways])
+        else:
+            base = np.asarray(need, dtype=float)
+        w = allowed * base[:, None]
+        col = w.sum(axis=0)
+        out = np.where(col > 0, w / np.where(col > 0, col, 1.0), 0.0)
+        return out
+
+    def priority_order(self, pathway: Pathway, idx: np.ndarray) -> np.ndarray:
+        """Order in which a county serves the eligible households ``idx`` of a pathway."""
+        rule = getattr(pathway.config, "priority", "poorest_first")
+        hh = self.households
+        pc = self.pc_assessed[idx]
+        if rule == "random":
+            u = self.draws(f"priority.{pathway.name}", self.year)[idx]
+            return np.argsort(u, kind="stable")
+        if rule == "registered_first":
+            return np.lexsort((pc, ~hh.registered[idx]))
+        return np.argsort(pc, kind="stable")
+
+    def draws(self, name: str, *keys: int, dtype: Any = np.float32) -> np.ndarray:
+        """One uniform per household for process ``name`` at ``keys`` (common random numbers)."""
+        return self.streams.get(name, *keys).random(self.households.n, dtype=dtype)
+
+    @property
+    def pc_assessed(self) -> np.ndarray:
+        """Per-capita income before means-tested transfers, last assessed year."""
+        return self.households.pc_assessed
+
+    # ---------------------------------------------------------------------------------------
+    # the yearly cycle
+    # ---------------------------------------------------------------------------------------
+    def _base_income(self) -> np.ndarray:
+        hh = self.households
+        pension = at(self.scenario.population.pension_monthly, self.year) * 12.0
+        market = (hh.wage_base.astype(np.float64) + hh.farm_base) * hh.transitory
+        return market + hh.property_income + hh.other_transfers + hh.n_elderly * pension
+
+    def _grow_incomes(self, year: int) -> None:
+        hh = self.households
+        pop = self.scenario.population
+        g = at(pop.income_growth, year)
+        factor = np.float32(np.exp(g))
+        hh.wage_base *= factor
+        hh.farm_base *= factor
+        hh.property_income *= factor
+        hh.other_transfers *= factor
+        sigma_t = min(pop.income_volatility / np.sqrt(2.0), 0.9 * pop.income_sigma)
+        z = self.streams.get("income.transitory", year).standard_normal(hh.n, dtype=np.float32)
+        hh.transitory[:] = np.exp(sigma_t * z)
+
+    def _start_year(self, year: int) -> None:
+        hh = self.households
+        self.year = year
+        scn = self.scenario
+        self.poverty_line = poverty_line(scn, year)
+        self.dibao_line = dibao_line(scn, year)
+        self._grow_incomes(year)
+        for comp in self.components:
+            comp.start_year(self, year)
+        hh.income_ytd[:] = 0.0
+        hh.oop_ytd[:] = 0.0
+        hh.loss_ytd[:] = 0.0
+        hh.benefit_ytd[:] = 0.0
+        # planning
+        self.eligible_masks: dict[str, np.ndarray] = {}
+        self.served: dict[str, np.ndarray] = {}
+        self.waiting_mask: dict[str, np.ndarray] = {}
+        self.event_need: dict[str, np.ndarray] = {}
+        self.county_capacity: dict[str, np.ndarray] = {}
+        C = self.places.n_counties
+        for pw in self.pathway_list:
+            self.served[pw.name] = np.zeros(hh.n, dtype=bool)
+            self.waiting_mask[pw.name] = np.zeros(hh.n, dtype=bool)
+            if not pw.enabled:
+                self.eligible_masks[pw.name] = np.zeros(hh.n, dtype=bool)
+                self.county_capacity[pw.name] = np.zeros(C)
+                continue
+            if pw.event_driven:
+                self.event_need[pw.name] = pw.expected_need(self, year)
+                self.eligible_masks[pw.name] = np.zeros(hh.n, dtype=bool)
+                self.county_capacity[pw.name] = np.full(C, np.inf)
+                continue
+            mask = pw.eligible(self, year)
+            self.eligible_masks[pw.name] = mask
+            cap = pw.config.capacity
+            if cap is None:
+                self.county_capacity[pw.name] = np.full(C, np.inf)
+            else:
+                total = at(cap, year)
+                idx = np.flatnonzero(mask)
+                units = np.bincount(hh.county[idx], weights=pw.units(self, idx) * self.weight,
+                                    minlength=C)
+                share = units / units.sum() if units.sum() > 0 else np.zeros(C)
+                self.county_capacity[pw.name] = share * total
+        self.ledger.open_year(year, self.province.allocate(year))
+        self.agents_by_type[CountyGovernment].do("plan", year, self.month)
+        hh.monthly_income[:] = self._base_income()
+        for comp in self.components:
+            extra = comp.income(self)
+            if extra is not None:
+                hh.monthly_income += extra
+        hh.monthly_income /= 12.0
+
+    def _end_year(self, year: int) -> None:
+        for comp in self.components:
+            comp.end_year(self, year)
+        exits_mod.assess(self, year)
+        self.ledger.close_year()
+        self.recorder.record_year(year)
+
+    def step(self) -> None:
+        """Advance one month: plan (January), shocks, due effects, income, assess (December)."""
+        if self.month >= self.n_steps:
+            self.running = False
+            return
+        m = self.month
+        year = self.calendar.start_year + m // 12
+        if m % 12 == 0:
+            self._start_year(year)
+        for comp in self.components:
+            comp.step(self, m)
+        for pathway, idx in self._queue.pop(m, []):
+            pathway.activate(self, idx, m)
+        hh = self.households
+        hh.income_ytd += hh.monthly_income
+        if m % 12 == 11:
+            self._end_year(year)
+        self.month += 1
+        if self.month >= self.n_steps:
+            self.running = False
+
+    def run(self, progress: bool | None = None) -> Any:
+        """Run every remaining step and return the results Dataset.
+
+        Parameters
+        ----------
+        progress
+            Show a progress bar (default: only when writing to a terminal).
+        """
+        from tqdm.auto import tqdm
+
+        import sys
+
+        if progress is None:
+            progress = sys.stderr.isatty()
+        t0 = time.perf_counter()
+        with tqdm(total=self.n_steps, initial=self.month, disable=not progress, unit="month",
+                  desc=self.scenario.name) as bar:
+            while self.running and self.month < self.n_steps:
+                self.step()
+                bar.update(1)
+        self.timing["simulation"] = time.perf_counter() - t0
+        return self.results()
+
+    def results(self) -> Any:
+        """The results so far as an :class:`xarray.Dataset` (completed years only)."""
+        return self.recorder.dataset()

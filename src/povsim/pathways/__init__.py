@@ -1,0 +1,39 @@
+"""The pathways: the five of "五个一批" (seed (五)-(九)) and dangerous-house renovation (seed (十)).
+
+Each registers itself under its scenario key; a study registers its own with
+:func:`povsim.register_pathway`.
+"""
+
+from povsim.pathways.base import Pathway
+from povsim.pathways.dibao import DibaoPathway
+from povsim.pathways.housing import HousingRenovationPathway
+from povsim.pathways.medical import MedicalPathway
+from povsim.pathways.production import ProductionPathway
+from povsim.pathways.reconstruction import ReconstructionPathway
+from povsim.pathways.relocation import RelocationPathway
+from povsim.registry import register_pathway
+from povsim.scenario.schema import (
+    Dibao,
+    HousingRenovation,
+    Medical,
+    Production,
+    Reconstruction,
+    Relocation,
+)
+
+register_pathway("production", Production, ProductionPathway, replace=True)
+register_pathway("relocation", Relocation, RelocationPathway, replace=True)
+register_pathway("dibao", Dibao, DibaoPathway, replace=True)
+register_pathway("medical", Medical, MedicalPathway, replace=True)
+register_pathway("reconstruction", Reconstruction, ReconstructionPathway, replace=True)
+register_pathway("housing_renovation", HousingRenovation, HousingRenovationPathway, replace=True)
+
+__all__ = [
+    "DibaoPathway",
+    "HousingRenovationPathway",
+    "MedicalPathway",
+    "Pathway",
+    "ProductionPathway",
+    "ReconstructionPathway",
+    "RelocationPathway",
+]

@@ -1,0 +1,90 @@
+"""低保政策兜底一批 — the dibao safety net with the line merge and the disability top-up (seed (七)).
+
+Each January households without labour capacity whose per-capita income (before means-tested
+transfers, last year) is below the dibao line are enrolled, registered poor first, and receive
+exactly the gap, ``(dibao_line - income) × size`` a year, paid monthly. The dibao line follows
+the "两线合一" merge schedule (:func:`povsim.lines.dibao_line`). Registered poor households with
+disabled members also receive, per disabled member, the gap between their per-capita income
+(after dibao) and the national poverty line, plus the monthly living subsidy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from povsim.households import Column
+from povsim.pathways.base import Pathway
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+__all__ = ["DibaoPathway"]
+
+
+class DibaoPathway(Pathway):
+    """Minimum living guarantee and disability subsidies."""
+
+    owns = (
+        Column("dibao_enrolled", np.bool_, "flag", "receives dibao or the disability top-up "
+               "this year", "dibao"),
+        Column("dibao_payment", np.float64, "yuan/year", "dibao gap payment this year", "dibao"),
+        Column("disability_payment", np.float64, "yuan/year",
+               "disability top-up and living subsidy this year", "dibao"),
+    )
+    modifies = ("benefit_ytd",)
+    reads = ("registered", "n_labour", "n_disabled", "size", "pc_assessed")
+
+    def start_year(self, model: PovertyModel, year: int) -> None:
+        hh = model.households
+        hh.dibao_enrolled[:] = False
+        hh.dibao_payment[:] = 0.0
+        hh.disability_payment[:] = 0.0
+
+    def _dibao_eligible(self, model: PovertyModel) -> np.ndarray:
+        hh = model.households
+        reach = hh.registered if not self.config.include_unregistered else True
+        return (hh.n_labour == 0) & (hh.pc_assessed < model.dibao_line) & reach
+
+    def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
+        hh = model.households
+        mask = self._dibao_eligible(model)
+        if self.config.disability_top_up:
+            mask = mask | (hh.registered & (hh.n_disabled > 0))
+        return mask
+
+    def _payments(self, model: PovertyModel, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hh = model.households
+        pc = hh.pc_assessed[idx]
+        size = hh.size[idx].astype(np.float64)
+        dib = self._dibao_eligible(model)[idx]
+        gap = np.where(dib, np.maximum(model.dibao_line - pc, 0.0) * size, 0.0)
+        disab = np.zeros(len(idx))
+        if self.config.disability_top_up:
+            after = np.where(dib, np.maximum(pc, model.dibao_line), pc)
+            n_dis = np.where(hh.registered[idx], hh.n_disabled[idx], 0).astype(np.float64)
+            disab = n_dis * (np.maximum(model.poverty_line - after, 0.0)
+                             + 12.0 * self.config.living_subsidy_monthly)
+        return gap, disab
+
+    def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
+        gap, disab = self._payments(model, idx)
+        return gap + disab
+
+    def enrol(self, model: PovertyModel, idx: np.ndarray, year: int, month: int,
+              credit_ok: np.ndarray) -> None:
+        hh = model.households
+        gap, disab = self._payments(model, idx)
+        months_left = 12 - month % 12
+        hh.dibao_enrolled[idx] = True
+        hh.dibao_payment[idx] = gap * months_left / 12.0
+        hh.disability_payment[idx] = disab * months_left / 12.0
+
+    def income(self, model: PovertyModel) -> np.ndarray:
+        hh = model.households
+        return hh.dibao_payment + hh.disability_payment
+
+    def end_year(self, model: PovertyModel, year: int) -> None:
+        hh = model.households
+        hh.benefit_ytd += hh.dibao_payment + hh.disability_payment

@@ -1,0 +1,332 @@
+"""Recording a run and turning it into one :class:`xarray.Dataset`.
+
+The recorder takes a snapshot at the start (the end of the base year: the starting stock) and at
+every year end. Each variable has named dimensions, a ``units`` attribute and a description;
+quantities that exist per pathway have a ``pathway`` dimension. Components add their own
+variables through ``record(model, year)`` and studies through
+:func:`povsim.registry.register_output`.
+
+Flows (``exited``, ``returned``, ``new_poor``, spending, ...) are NaN in the base year: nothing
+was simulated then.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from povsim.registry import OUTPUTS
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+__all__ = ["Recorder", "povsim_version", "write_dataset"]
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+_QUANTILE_SAMPLE = 200_000
+
+
+def povsim_version() -> str:
+    """Installed povsim version (``"unknown"`` when running from an uninstalled tree)."""
+    try:
+        return version("povsim")
+    except PackageNotFoundError:  # pragma: no cover - only outside an install
+        return "unknown"
+
+
+VarSpec = tuple[tuple[str, ...], np.ndarray, dict[str, str]]
+
+
+def _attrs(units: str, description: str) -> dict[str, str]:
+    return {"units": units, "description": description}
+
+
+class Recorder:
+    """Collects per-year snapshots of a :class:`~povsim.model.PovertyModel`."""
+
+    def __init__(self, model: PovertyModel) -> None:
+        self.model = model
+        self.years: list[int] = []
+        self.snapshots: list[dict[str, VarSpec]] = []
+        n = model.households.n
+        k = min(n, _QUANTILE_SAMPLE)
+        rng = model.streams.get("recorder.sample")
+        self.sample = np.sort(rng.choice(n, size=k, replace=False)) if k < n else np.arange(n)
+
+    # ---------------------------------------------------------------------------------------
+    def _by_region(self, per_county: np.ndarray) -> np.ndarray:
+        P = self.model.places
+        arr = np.asarray(per_county, dtype=np.float64)
+        out = np.zeros((P.n_regions,) + arr.shape[1:])
+        np.add.at(out, P.county_region.astype(np.int64), arr)
+        return out
+
+    def _county_sum(self, weights: np.ndarray) -> np.ndarray:
+        m = self.model
+        return np.bincount(m.households.county, weights=weights,
+                           minlength=m.places.n_counties) * m.weight
+
+    def _core(self, year: int, flows: bool) -> dict[str, VarSpec]:
+        m = self.model
+        hh = m.households
+        P = m.places
+        size = hh.size.astype(np.float64)
+        out: dict[str, VarSpec] = {}
+
+        def both(name: str, per_county: np.ndarray, units: str, desc: str) -> None:
+            out[name] = (("region",), self._by_region(per_county), _attrs(units, desc))
+            out[f"county_{name}"] = (("county",), np.asarray(per_county, float),
+                                     _attrs(units, desc + " (by county)"))
+
+        reg_c = self._county_sum(size * hh.registered)
+        both("registered_poor", reg_c, "persons", "registered poor (建档立卡) at year end")
+        pop_c = m.county_people
+        out["rural_population"] = (("region",), self._by_region(pop_c),
+                                   _attrs("persons", "rural population (registered)"))
+        inc_r = self._by_region(reg_c) / np.maximum(self._by_region(pop_c), 1.0)
+        out["incidence"] = (("region",), inc_r,
+                            _attrs("1", "registered poor / rural population"))
+        out["county_incidence"] = (("county",), reg_c / np.maximum(pop_c, 1.0),
+                                   _attrs("1", "registered poor / rural population (by county)"))
+        line = m.poverty_line
+        poor = hh.pc_income < line - 0.5
+        both("true_poor", self._county_sum(size * poor), "persons",
+             "people whose per-capita net income is below the poverty line")
+        out["unregistered_poor"] = (
+            ("region",), self._by_region(self._county_sum(size * (poor & ~hh.registered))),
+            _attrs("persons", "poor people not on the register (exclusion errors)"))
+        out["wrongly_registered"] = (
+            ("region",), self._by_region(self._county_sum(size * (~poor & hh.registered))),
+            _attrs("persons", "registered people whose income is at or above the line"))
+
+        for name, desc in (
+            ("exited", "registered poor people who exited this year (incl. review removals)"),
+            ("returned", "people who had exited and were registered again (返贫)"),
+            ("new_poor", "people registered this year for the first time"),
+            ("exited_by_review", "people removed from the register by the review (in exited)"),
+        ):
+            if flows:
+                both(name, self._county_sum(size * m.flows[name]), "persons", desc)
+            else:
+                both(name, np.full(P.n_counties, np.nan), "persons", desc)
+
+        # incomes (people-weighted, simulated households)
+        people_c = self._county_sum(size)
+        inc_sum = self._county_sum(size * hh.pc_income)
+        out["mean_income"] = (
+            ("region",), self._by_region(inc_sum) / np.maximum(self._by_region(people_c), 1e-9),
+            _attrs("yuan/person/year",
+                   "mean per-capita net income of simulated households (outside the poor "
+                   "counties only the low-income band is simulated)"))
+        reg_inc = self._county_sum(size * hh.pc_income * hh.registered)
+        out["registered_mean_income"] = (
+            ("region",), self._by_region(reg_inc) / np.maximum(self._by_region(reg_c), 1e-9),
+            _attrs("yuan/person/year", "mean per-capita net income of the registered poor"))
+        poor_c = P.county_poor
+        pc_mean = (inc_sum[poor_c].sum() / max(people_c[poor_c].sum(), 1e-9))
+        out["poor_county_mean_income"] = ((), np.array(pc_mean),
+                                          _attrs("yuan/person/year",
+                                                 "mean per-capita net income in the 88 poor "
+                                                 "counties"))
+        s = self.sample
+        q = np.zeros((P.n_regions, len(QUANTILES)))
+        for r in range(P.n_regions):
+            sel = s[hh.region[s] == r]
+            if sel.size:
+                q[r] = _weighted_quantiles(hh.pc_income[sel], size[sel], QUANTILES)
+            else:
+                q[r] = np.nan
+        out["income_quantiles"] = (("region", "quantile"), q,
+                                   _attrs("yuan/person/year",
+                                          "quantiles of per-capita net income over simulated "
+                                          "people (a fixed sample of households)"))
+        out["poverty_line"] = ((), np.array(line), _attrs("yuan/person/year", "poverty line"))
+        out["dibao_line"] = ((), np.array(m.dibao_line),
+                             _attrs("yuan/person/year", "dibao line after the merge schedule"))
+
+        # places
+        v_done = (m.village_exit_year >= 0) & P.village_poor
+        vx = np.bincount(P.village_county, weights=P.village_weight * v_done,
+                         minlength=P.n_counties)
+        out["villages_exited"] = (("region",), self._by_region(vx),
+                                  _attrs("villages", "poor villages exited by year end "
+                                         "(cumulative)"))
+        c_done = (m.county_exit_year >= 0) & P.county_poor
+        out["counties_exited"] = (("region",), self._by_region(c_done.astype(float)),
+                                  _attrs("counties", "poor counties exited by year end "
+                                         "(cumulative)"))
+        cs = getattr(m, "county_stats", None)
+        for key, desc in (("wrong_exit_rate", "exited people now below the line / exited people"),
+                          ("omission_rate", "poor people off the register / rural population")):
+            vals = cs[key] if cs is not None else np.full(P.n_counties, np.nan)
+            out[f"county_{key}"] = (("county",), np.asarray(vals, float), _attrs("1", desc))
+
+        # money and services
+        pw = m.ledger.pathways
+        src = m.ledger.sources
+        hist = m.ledger.history.get(year) if flows else None
+        if hist is not None:
+            spent = self._by_region(hist["spent"])
+            avail = self._by_region(hist["available"])
+            new = self._by_region(hist["new_money"])
+        else:
+            spent = np.full((P.n_regions, len(pw), len(src)), np.nan)
+            avail = np.full((P.n_regions, len(src)), np.nan)
+            new = avail.copy()
+        out["spending"] = (("region", "pathway", "source"), spent,
+                           _attrs("yuan", "money spent by pathway and source"))
+        out["available"] = (("region", "source"), avail,
+                            _attrs("yuan", "money available (new money plus carry-over)"))
+        out["allocated"] = (("region", "source"), new,
+                            _attrs("yuan", "new money allocated this year"))
+        names = [p.name for p in m.pathway_list]
+        served = np.zeros((P.n_regions, len(pw)))
+        waiting = np.zeros((P.n_regions, len(pw)))
+        if flows:
+            for i, name in enumerate(names):
+                served[:, i] = self._by_region(
+                    self._county_sum(m.served[name].astype(float)))
+                waiting[:, i] = self._by_region(
+                    self._county_sum((m.waiting_mask[name] & ~m.served[name]).astype(float)))
+            served[:, -1] = np.nan
+            waiting[:, -1] = np.nan
+        else:
+            served[:] = np.nan
+            waiting[:] = np.nan
+        out["households_served"] = (("region", "pathway"), served,
+                                    _attrs("households", "households enrolled or paid this year"))
+        out["households_waiting"] = (("region", "pathway"), waiting,
+                                     _attrs("households",
+                                            "eligible households left waiting for money or "
+                                            "capacity at planning"))
+        return out
+
+    def _collect(self, year: int, flows: bool) -> dict[str, VarSpec]:
+        m = self.model
+        out = self._core(year, flows)
+        for comp in m.components:
+            rec = getattr(comp, "record", None)
+            if rec is not None:
+                out.update(rec(m, year, flows))
+        for name, func in OUTPUTS.items():
+            out.update(func(m))
+        return out
+
+    def record_start(self) -> None:
+        """Snapshot of the starting stock (end of the base year)."""
+        self.years.append(self.model.calendar.base_year)
+        self.snapshots.append(self._collect(self.model.calendar.base_year, flows=False))
+
+    def record_year(self, year: int) -> None:
+        """Snapshot at the end of ``year``."""
+        self.years.append(year)
+        self.snapshots.append(self._collect(year, flows=True))
+
+    # ---------------------------------------------------------------------------------------
+    def dataset(self) -> xr.Dataset:
+        """All snapshots so far as one Dataset with a ``year`` dimension."""
+        m = self.model
+        P = m.places
+        names: list[str] = []
+        for snap in self.snapshots:
+            for k in snap:
+                if k not in names:
+                    names.append(k)
+        data_vars: dict[str, Any] = {}
+        for name in names:
+            template = next(s[name] for s in self.snapshots if name in s)
+            dims, _, attrs = template
+            shape = np.shape(template[1])
+            stack = []
+            for snap in self.snapshots:
+                if name in snap:
+                    stack.append(np.asarray(snap[name][1], dtype=float))
+                else:
+                    stack.append(np.full(shape, np.nan))
+            data_vars[name] = (("year", *dims), np.stack(stack), attrs)
+        coords = {
+            "year": ("year", np.array(self.years, dtype=np.int64), {"units": "year",
+                     "description": "year end; the first is the starting stock"}),
+            "region": ("region", list(P.region_names)),
+            "county": ("county", [str(x) for x in P.county_name]),
+            "county_region": ("county", [P.region_names[i] for i in P.county_region]),
+            "county_prefecture": ("county", [str(x) for x in P.county_prefecture]),
+            "county_poor": ("county", P.county_poor.astype(bool)),
+            "pathway": ("pathway", list(m.ledger.pathways)),
+            "source": ("source", list(m.ledger.sources)),
+            "quantile": ("quantile", list(QUANTILES)),
+        }
+        for comp in m.components:
+            extra = getattr(comp, "coords", None)
+            if extra is not None:
+                coords.update(extra(m))
+        ds = xr.Dataset(data_vars, coords=coords)
+        ds["county_exit_year"] = (
+            ("county",),
+            np.where(m.county_exit_year >= 0, m.county_exit_year, -1).astype(np.int64),
+            _attrs("year", "year the poor county exited (-1: not exited or not a poor county)"),
+        )
+        ds["poor_villages"] = (
+            ("region",),
+            self._by_region(np.bincount(P.village_county, weights=P.village_weight * P.village_poor,
+                                        minlength=P.n_counties)),
+            _attrs("villages", "designated poor villages"),
+        )
+        ds["poor_counties"] = (("region",), self._by_region(P.county_poor.astype(float)),
+                               _attrs("counties", "designated poor counties"))
+        scn = m.scenario
+        ds.attrs.update(
+            {
+                "title": f"povsim results: {scn.name}",
+                "scenario_name": scn.name,
+                "scenario_sha256": scn.sha256(),
+                "scenario_json": scn.model_dump_json(),
+                "seed": int(m.seed_value),
+                "povsim_version": povsim_version(),
+                "n_households": int(m.households.n),
+                "n_steps": int(m.n_steps),
+                "steps_completed": int(m.month),
+                "scale": int(m.weight),
+                "budget_scale": float(scn.budget.scale),
+                "complete": int(m.month >= m.n_steps),
+                "conventions": "CF-1.8",
+            }
+        )
+        return ds
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    cw = np.cumsum(weights[order])
+    cw /= cw[-1]
+    return np.interp(qs, cw, v)
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write results to netCDF (``.nc``) or zarr (``.zarr``); returns the path written.
+
+    The file is written to a temporary name and renamed, so an interrupted write never leaves a
+    truncated results file behind.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".zarr":
+        import shutil
+
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        ds.to_zarr(tmp, mode="w")
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    else:
+        enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
+               if ds[v].dtype.kind in "fiu"}
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
+        tmp.replace(path)
+    return path

@@ -1,0 +1,1435 @@
+"""The scenario schema: every parameter of a povsim run, validated with pydantic.
+
+Each field carries its default *and the source of that default* (``source=`` in the field's
+metadata: a seed section such as ``seed (七)``, a row of a file in ``calibration/``, or
+``assumption: why``). :func:`iter_parameters` walks the tree so the sources can be listed
+(``povsim show``) and tested.
+
+Money is in current yuan; rates are fractions (0.12, not 12 %); lines are yuan per person per
+year; a *dated* parameter is either one number (the same every year) or a mapping
+``{year: value}`` read step-wise (the value of the latest year at or before the one asked for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Dated",
+    "Scenario",
+    "StrictModel",
+    "at",
+    "iter_parameters",
+    "param",
+    "REGIONS",
+]
+
+#: The four regions of the seed's "四大片区" plus the rest of the province, in output order.
+REGIONS: tuple[str, ...] = (
+    "qinba",
+    "wumeng",
+    "liangshan_yi",
+    "tibetan_plateau",
+    "rest_of_province",
+)
+
+Dated = float | dict[int, float]
+"""A yearly parameter: one number for every year, or ``{year: value}`` read step-wise."""
+
+NonNeg = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+DatedNonNeg = NonNeg | dict[int, NonNeg]
+DatedFraction = Fraction | dict[int, Fraction]
+
+
+def param(default: Any, source: str, *, unit: str | None = None, **kw: Any) -> Any:
+    """A pydantic field whose metadata records where its default comes from.
+
+    Parameters
+    ----------
+    default
+        The default value (use ``default_factory=`` in ``kw`` for mutable values).
+    source
+        Seed section, ``calibration/<file>: <series> <year>`` row, or ``assumption: <why>``.
+    unit
+        Unit of the value, shown by ``povsim show`` and in the docs.
+    """
+    extra = {"source": source}
+    if unit:
+        extra["unit"] = unit
+    if "default_factory" in kw:
+        return Field(json_schema_extra=extra, **kw)
+    return Field(default, json_schema_extra=extra, **kw)
+
+
+def at(value: Dated, year: int) -> float:
+    """Value of a dated parameter in ``year`` (step-wise: latest year at or before ``year``).
+
+    Before the first listed year, the first value applies.
+
+    >>> at({2015: 1.0, 2017: 3.0}, 2016)
+    1.0
+    >>> at(2.5, 2030)
+    2.5
+    """
+    if not isinstance(value, dict):
+        return float(value)
+    years = sorted(value)
+    chosen = years[0]
+    for y in years:
+        if y <= year:
+            chosen = y
+    return float(value[chosen])
+
+
+class StrictModel(BaseModel):
+    """Base of all scenario sections: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --------------------------------------------------------------------------------------------
+# calendar, population, targeting
+# --------------------------------------------------------------------------------------------
+
+
+class Calendar(StrictModel):
+    """When the campaign runs. One step is one month; households are assessed each year end."""
+
+    start_year: int = param(
+        2015, "seed (三): 五年集中攻坚 from the 2015 decision; end-2014 stock is the start",
+        unit="year", ge=2000, le=2100,
+    )
+    end_year: int = param(
+        2020, "seed (三): all registered poor out of poverty by 2020", unit="year", ge=2000, le=2100
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Calendar:
+        if self.end_year < self.start_year:
+            raise ValueError(
+                f"end_year ({self.end_year}) must not be before start_year ({self.start_year})"
+            )
+        return self
+
+    @property
+    def base_year(self) -> int:
+        """Year whose end is the starting stock (``start_year - 1``)."""
+        return self.start_year - 1
+
+    @property
+    def years(self) -> list[int]:
+        """Simulated years, ``start_year`` .. ``end_year``."""
+        return list(range(self.start_year, self.end_year + 1))
+
+    @property
+    def n_steps(self) -> int:
+        """Number of monthly steps."""
+        return 12 * (self.end_year - self.start_year + 1)
+
+
+class Targeting(StrictModel):
+    """Registration errors (识真贫, seed (四)): who is on the register at the start."""
+
+    inclusion_error: Fraction = param(
+        0.10,
+        "calibration/parameters.csv: registration_review_removed China 2016 (9.29M of a ~90M "
+        "register, derived ~10% wrongly included)",
+        unit="fraction of registered people",
+    )
+    exclusion_error: Fraction = param(
+        0.09,
+        "calibration/parameters.csv: registration_review_added China 2016 (8.07M of ~90M, "
+        "derived ~9% of the poor missed)",
+        unit="fraction of poor people",
+    )
+    identification_rate: DatedFraction = param(
+        0.30,
+        "assumption: yearly dynamic adjustment (动态管理) registers about a third of the "
+        "unregistered poor each year; not in the sources",
+        unit="probability per household-year",
+    )
+    review_year: int | None = param(
+        2016,
+        "calibration/parameters.csv: registration_review_added/removed 2016 (回头看 Aug "
+        "2015-Jun 2016)",
+        unit="year",
+    )
+    review_removal_rate: Fraction = param(
+        0.5,
+        "assumption: the 2016 review removes about half of the wrongly included still on the "
+        "register (national review removed 9.29M)",
+        unit="probability per wrongly included household",
+    )
+    review_identification_rate: Fraction = param(
+        0.6,
+        "assumption: the review finds most of the poor left off the register (national review "
+        "added 8.07M)",
+        unit="probability per unregistered poor household",
+    )
+
+
+class Population(StrictModel):
+    """The synthetic population: regions, counties, villages and households."""
+
+    scale: int = param(
+        100,
+        "assumption: 1 in 100 households keeps a baseline run to seconds; use 1 for full scale",
+        unit="households represented by one simulated household",
+        ge=1,
+        le=100_000,
+    )
+    regions_file: str = param(
+        "calibration:regions.csv",
+        "calibration/regions.csv: region totals derived from sichuan_poor_population.csv",
+    )
+    counties_file: str = param(
+        "calibration:counties.csv",
+        "calibration/counties.csv: the 88 poor counties of sichuan_county_exit_list.csv plus 73 "
+        "non-poor counties with poverty tasks (sichuan_county_exits.csv: 161 counties)",
+    )
+    registered_poor: int = param(
+        4_976_500,
+        "seed (一): 497.65万 rural poor; calibration/sichuan_poor_population.csv "
+        "registered_poor_population_yearend 2014",
+        unit="persons at end of base year",
+        ge=0,
+    )
+    income_sigma: float = param(
+        0.6,
+        "assumption: log-sd of per-capita income within a village group; gives poor-county "
+        "incidences of 12-25% around the calibration/income.csv means",
+        unit="log yuan",
+        gt=0,
+        le=3,
+    )
+    share_poor_in_poor_villages: Fraction = param(
+        0.60,
+        "calibration/parameters.csv: share_of_poor_living_in_registered_poor_villages China 2017",
+        unit="fraction of registered poor people",
+    )
+    village_population: int = param(
+        1300,
+        "assumption: mean rural village population; Sichuan's village totals are not in the "
+        "sources",
+        unit="persons",
+        ge=50,
+    )
+    near_poor_multiple: float = param(
+        1.5,
+        "assumption: outside the 88 poor counties only households below 1.5x the line are "
+        "simulated; richer ones are counted but never become poor within 6 years",
+        unit="multiple of the poverty line",
+        ge=1,
+    )
+    no_labour_share: Fraction = param(
+        0.332,
+        "calibration/parameters.csv: share_registered_poor_planned_for_social_security_safety_net "
+        "Sichuan 2015 (1.65M of 4.98M)",
+        unit="fraction of registered poor people",
+    )
+    illness_cause_share: Fraction = param(
+        0.48,
+        "calibration/parameters.csv: share_registered_poor_due_to_illness Sichuan 2015",
+        unit="fraction of registered poor people",
+    )
+    disability_cause_share: Fraction = param(
+        0.08,
+        "assumption: Sichuan disability share not found (parameters.md 'missing'); national "
+        "unsourced 'weak labour' 8%",
+        unit="fraction of registered poor people",
+    )
+    disaster_cause_share: Fraction = param(
+        0.10,
+        "assumption: national unsourced 'disaster' share 20% halved for Sichuan where illness "
+        "is larger (parameters.md 'unsourced figures')",
+        unit="fraction of registered poor people",
+    )
+    chronic_share_nonpoor: Fraction = param(
+        0.10,
+        "assumption: households outside the register with a chronically ill member; Shaanxi "
+        "self-reported poor health 44.6% among the poor (parameters.csv) is far higher",
+        unit="fraction of households",
+    )
+    dangerous_house_share: Fraction = param(
+        0.30,
+        "assumption: registered poor households in a dangerous house outside hazard zones; "
+        "not in the sources; calibrated loosely to 2015-16 exits",
+        unit="fraction of registered poor households",
+    )
+    willing_to_move: Fraction = param(
+        0.85,
+        "assumption: 'willing' households among those in hazard/remote zones (seed (六): "
+        "具有搬迁条件和意愿)",
+        unit="fraction of households",
+    )
+    uninsured_share: Fraction = param(
+        0.03,
+        "calibration/parameters.csv: ncms_enrolment China 2016 (>97%)",
+        unit="fraction of households",
+    )
+    schooling_gap_share: Fraction = param(
+        0.03,
+        "assumption: households with a school-age child out of compulsory school; not in the "
+        "sources",
+        unit="fraction of households with children",
+    )
+    income_growth: DatedFraction = param(
+        0.092,
+        "derived: Sichuan rural disposable income 10,247 (income.csv 2015) -> 15,929 "
+        "(parameters.csv rural_income_* 2020): 9.2%/yr nominal background growth",
+        unit="per year",
+    )
+    income_volatility: float = param(
+        0.25,
+        "assumption: sd of the yearly log change of a household's market income "
+        "(farm yields, job changes); no panel estimate in the sources",
+        unit="log yuan per year",
+        ge=0,
+        le=2,
+    )
+    pension_monthly: DatedNonNeg = param(
+        {2014: 70.0, 2018: 88.0},
+        "assumption: rural basic pension per person 60+; national minimum 70 yuan/month in "
+        "2014 and 88 from 2018 (not in the sources)",
+        unit="yuan per person per month",
+    )
+    targeting: Targeting = param(None, "see each field", default_factory=Targeting)
+
+
+# --------------------------------------------------------------------------------------------
+# lines
+# --------------------------------------------------------------------------------------------
+
+
+POVERTY_LINE_DEFAULT = {
+    2014: 2800.0,
+    2015: 2855.0,
+    2016: 2952.0,
+    2017: 3185.0,
+    2018: 3436.0,
+    2019: 3707.0,
+    2020: 4000.0,
+}
+
+DIBAO_LINE_DEFAULT = {
+    2014: 2280.0,
+    2015: 2280.0,
+    2016: 2592.0,
+    2017: 2964.0,
+    2018: 3372.0,
+    2019: 3840.0,
+    2020: 4368.0,
+}
+
+
+class Merge(StrictModel):
+    """"两线合一": how the dibao line is raised to the poverty line (seed (七))."""
+
+    year: int | None = param(
+        2017,
+        "calibration/dibao.csv: year_dibao_line_reached_poverty_line_flag Sichuan 2017",
+        unit="year (null: never merged)",
+    )
+    path: Literal["step", "linear"] = param(
+        "linear",
+        "seed (七): 逐步把低保线提高到扶贫线标准 (step by step)",
+    )
+
+
+class Lines(StrictModel):
+    """The national poverty line and the county dibao line, yuan per person per year."""
+
+    poverty: DatedNonNeg = param(
+        None,
+        "calibration/poverty_line.csv: national_rural_poverty_line_current_prices 2014-2016 and "
+        "~4000 in 2020; 2017-2019 derived by geometric interpolation between 2016 and 2020",
+        unit="yuan per person per year",
+        default_factory=lambda: dict(POVERTY_LINE_DEFAULT),
+    )
+    dibao: DatedNonNeg = param(
+        None,
+        "calibration/parameters.csv: rural_dibao_lower_limit Sichuan 2015 (190/month) and the "
+        "interpolated 2016-2020 rows (216, 247, 281, 320, 364 per month), x12",
+        unit="yuan per person per year",
+        default_factory=lambda: dict(DIBAO_LINE_DEFAULT),
+    )
+    merge: Merge = param(None, "see each field", default_factory=Merge)
+
+    @field_validator("poverty", "dibao")
+    @classmethod
+    def _not_falling(cls, v: Dated) -> Dated:
+        if isinstance(v, dict):
+            years = sorted(v)
+            for a, b in zip(years, years[1:], strict=False):
+                if v[b] < v[a]:
+                    raise ValueError(
+                        f"a line must not fall: {v[a]:g} in {a} then {v[b]:g} in {b}"
+                    )
+        return v
+
+
+# --------------------------------------------------------------------------------------------
+# pathways
+# --------------------------------------------------------------------------------------------
+
+
+class PathwayConfig(StrictModel):
+    """Settings every pathway shares. Subclasses add eligibility, cost and effect parameters."""
+
+    enabled: bool = param(True, "seed (五)-(九): the five pathways all run in the campaign")
+    delay_months: int = param(
+        0, "assumption: overridden per pathway", unit="months", ge=0, le=120
+    )
+    capacity: DatedNonNeg | None = param(
+        None,
+        "assumption: no yearly capacity limit beyond money unless a pathway sets one",
+        unit="households or persons per year (see capacity_unit)",
+    )
+    capacity_unit: Literal["households", "persons"] = param(
+        "households", "assumption: capacities are counted in households unless stated"
+    )
+    priority: Literal["poorest_first", "random", "registered_first"] = param(
+        "poorest_first",
+        "seed (四): 扶真贫 — the task forces serve the deepest poverty first",
+    )
+
+
+class Employment(StrictModel):
+    """Labour transfer: training and job matching (seed (五) 发展劳务经济)."""
+
+    share: Fraction = param(
+        0.5,
+        "assumption: half of production enrolments go to labour transfer, half to farming "
+        "support; Sichuan transferred 842,000 poor labourers in 2016 (parameters.csv)",
+        unit="fraction of enrolled households with labour",
+    )
+    unit_cost: NonNeg = param(
+        3000.0,
+        "assumption: free vocational training plus living allowance per trainee (seed (五)); "
+        "no Sichuan cost figure in the sources",
+        unit="yuan per household",
+    )
+    monthly_wage: DatedNonNeg = param(
+        {2014: 2797.0, 2016: 3275.0, 2017: 3485.0, 2018: 3721.0, 2019: 3962.0, 2020: 4072.0},
+        "calibration/parameters.csv: migrant_monthly_income_working_in_west 2014 and "
+        "migrant_monthly_income China 2016-2020",
+        unit="yuan per month",
+    )
+    months_worked: float = param(
+        10.0, "assumption: months a transferred labourer works in a year", unit="months", ge=0,
+        le=12,
+    )
+    net_share: Fraction = param(
+        0.35,
+        "assumption: share of the migrant wage that counts as household net income after "
+        "living costs away from home",
+        unit="fraction",
+    )
+    placement_rate: Fraction = param(
+        0.7,
+        "assumption: trainees who find and keep a job; relocated working-age employment 94% "
+        "(parameters.csv 2022) is an upper bound",
+        unit="probability",
+    )
+
+
+class Microcredit(StrictModel):
+    """扶贫小额信贷 (seed (二十)): up to 50,000 yuan for 3 years, interest subsidised."""
+
+    enabled: bool = param(True, "seed (二十): 每个贫困户3年5万元 micro-credit")
+    takeup: DatedFraction = param(
+        {2014: 0.02, 2016: 0.267, 2018: 0.333},
+        "calibration/parameters.csv: microcredit_takeup_rate China 2014, 2016 and cumulative "
+        "2020 (>1/3)",
+        unit="fraction of enrolled production households",
+    )
+    loan: NonNeg = param(
+        38300.0,
+        "calibration/parameters.csv: microcredit_avg_loan China 2016 (283.3bn / 7.4M households)",
+        unit="yuan per household",
+    )
+    interest_rate: Fraction = param(
+        0.0458,
+        "calibration/parameters.csv: microcredit_interest_rate_example Sichuan:Wangcang 2015",
+        unit="per year (subsidised by the pathway)",
+    )
+    term_years: int = param(
+        3, "calibration/parameters.csv: microcredit_max_term China 2014", unit="years", ge=1, le=10
+    )
+    income_gain: NonNeg = param(
+        4000.0,
+        "assumption: median yearly gain of a loan-financed project; the Yanchi livestock case "
+        "(12,000/family, parameters.csv) is a strong case",
+        unit="yuan per household per year",
+    )
+    failure_rate: Fraction = param(
+        0.2,
+        "assumption: projects that yield nothing; no Sichuan default rate found (parameters.md)",
+        unit="probability",
+    )
+
+
+class Production(PathwayConfig):
+    """扶持生产和就业发展一批 (seed (五)): farming support, labour transfer, micro-credit."""
+
+    delay_months: int = param(
+        9, "assumption: one crop or livestock cycle before farming support pays", unit="months",
+        ge=0, le=120,
+    )
+    capacity: DatedNonNeg | None = param(
+        None,
+        "assumption: limited by money only; 842,000 labourers transferred in 2016 "
+        "(parameters.csv) shows capacity was not binding",
+    )
+    unit_cost: NonNeg = param(
+        5000.0,
+        "assumption: farming support per household (seedlings, livestock, cooperative shares); "
+        "no per-household figure in the sources",
+        unit="yuan per household",
+    )
+    income_gain: NonNeg = param(
+        3000.0,
+        "calibration/parameters.csv: eco_cooperative_income_gain 3,000/person/yr and "
+        "relocation_site_lemon_income 3,500/household/yr (Qu county 2017)",
+        unit="yuan per household per year (median)",
+    )
+    income_gain_sigma: float = param(
+        0.5, "assumption: log-sd of project gains across households", unit="log yuan", ge=0,
+        le=3,
+    )
+    success_rate: Fraction = param(
+        0.75, "assumption: MODEL.md §3 'a project can fail'; share that yields", unit="probability"
+    )
+    employment: Employment = param(None, "see each field", default_factory=Employment)
+    microcredit: Microcredit = param(None, "see each field", default_factory=Microcredit)
+
+
+class Relocation(PathwayConfig):
+    """移民搬迁安置一批 (seed (六)): willing households in hazard or remote zones move."""
+
+    delay_months: int = param(
+        12, "assumption: a year from enrolment to moving in (site construction)", unit="months",
+        ge=0, le=120,
+    )
+    capacity: DatedNonNeg | None = param(
+        {2015: 100000.0, 2016: 332600.0, 2017: 330000.0, 2018: 340000.0, 2019: 178700.0,
+         2020: 178700.0},
+        "calibration/budget_and_relocation.csv: relocated_registered_poor Sichuan 2016, 2017, "
+        "relocation_target 2018; 2019-20 split the rest of relocation_total_13thFYP (1.36M); "
+        "2015 assumption (before the 13th FYP programme)",
+        unit="persons per year",
+    )
+    capacity_unit: Literal["households", "persons"] = param(
+        "persons", "calibration/budget_and_relocation.csv counts relocation in persons"
+    )
+    unit_cost: NonNeg = param(
+        49760.0,
+        "derived: calibration/budget_and_relocation.csv relocation_investment Sichuan 2016 "
+        "(16.55bn) / relocated_registered_poor 2016 (332,600)",
+        unit="yuan per person",
+    )
+    household_contribution: NonNeg = param(
+        10000.0,
+        "calibration/budget_and_relocation.csv: relocation_household_self_funding_cap Sichuan 2016",
+        unit="yuan per household (paid the year it moves)",
+    )
+    transition_months: int = param(
+        6, "assumption: months of lost farm income while settling in", unit="months", ge=0, le=36
+    )
+    transition_income_loss: Fraction = param(
+        0.5, "assumption: share of farm income lost during the transition", unit="fraction"
+    )
+    wage_gain: NonNeg = param(
+        6000.0,
+        "assumption: yearly wage income gained from job access at the site (every relocated "
+        "household with labour has one member employed, parameters.csv 2020); wages are "
+        "72-80% of relocated income",
+        unit="yuan per household with labour per year",
+    )
+    farm_income_kept: Fraction = param(
+        0.5,
+        "assumption: share of farm income kept after moving (ration fields, seed (六))",
+        unit="fraction",
+    )
+
+
+class Dibao(PathwayConfig):
+    """低保政策兜底一批 (seed (七)): the gap to the dibao line for households without labour."""
+
+    priority: Literal["poorest_first", "random", "registered_first"] = param(
+        "registered_first", "seed (七): 全部纳入最低生活保障 for the registered poor without labour"
+    )
+    include_unregistered: bool = param(
+        True,
+        "seed (七): dibao is means-tested for all rural households without labour, registered "
+        "or not",
+    )
+    disability_top_up: bool = param(
+        True,
+        "seed (七): disabled poor get the gap between their income and the national line",
+    )
+    living_subsidy_monthly: NonNeg = param(
+        50.0,
+        "calibration/parameters.csv: disabled_living_subsidy_min_guideline China 2016",
+        unit="yuan per disabled person per month",
+    )
+    delay_months: int = param(
+        0, "seed (七): payments start in the month of enrolment", unit="months", ge=0, le=120
+    )
+
+
+class Medical(PathwayConfig):
+    """医疗救助扶持一批 (seed (八)): what registered poor patients pay after all layers."""
+
+    base_reimbursement: Fraction = param(
+        0.55,
+        "calibration/parameters.csv: ncms_actual_inpatient_reimbursement China 2009 (share of "
+        "the whole bill, everyone)",
+        unit="fraction of the bill",
+    )
+    poor_uplift: Fraction = param(
+        0.10,
+        "calibration/parameters.csv: ncms_poor_inpatient_reimbursement_uplift China 2016 (>5pp) "
+        "and cii_poor_deductible_reduction Wanzhou 2019 (+10pp)",
+        unit="fraction of the bill",
+    )
+    cii_deductible: NonNeg = param(
+        5000.0,
+        "calibration/parameters.csv: cii_lowest_band_reimbursement (poor deductible 6,000 -> "
+        "5,000)",
+        unit="yuan per year",
+    )
+    cii_rate: Fraction = param(
+        0.5,
+        "calibration/parameters.csv: cii_min_reimbursement_ratio China 2015",
+        unit="fraction above the deductible",
+    )
+    assistance_rate: Fraction = param(
+        0.70,
+        "calibration/parameters.csv: medical_aid_ratio_poor Yongzhou 2020",
+        unit="fraction of what remains",
+    )
+    assistance_cap: NonNeg = param(
+        30000.0,
+        "assumption: yearly medical-assistance limit per household (seed (八) 年度救助限额); "
+        "Sichuan's figure not found",
+        unit="yuan per household per year",
+    )
+    oop_cap_share: Fraction = param(
+        0.10,
+        "calibration/parameters.csv: county_inpatient_oop_cap_registered_poor Sichuan 2016",
+        unit="fraction of the bill",
+    )
+    in_county_share: Fraction = param(
+        0.9346,
+        "calibration/parameters.csv: in_county_treatment_rate_poor Sichuan 2018",
+        unit="fraction of stays",
+    )
+    premium_subsidy: NonNeg = param(
+        120.0,
+        "assumption: individual NCMS premium paid for each poor person (100% of premium, "
+        "parameters.csv 2018); the premium itself is not in the sources",
+        unit="yuan per person per year",
+    )
+
+
+class Reconstruction(PathwayConfig):
+    """灾后重建帮扶一批 (seed (九)): houses rebuilt and production restarted after disasters."""
+
+    priority: Literal["poorest_first", "random", "registered_first"] = param(
+        "registered_first", "seed (九): 对个别建不起房的特困家庭实行政府兜底"
+    )
+    delay_months: int = param(
+        6, "assumption: months to rebuild or repair a house with a subsidy", unit="months", ge=0,
+        le=120,
+    )
+    rebuild_subsidy: NonNeg = param(
+        20000.0,
+        "calibration/parameters.csv: rural_house_rebuild_subsidy_total Sichuan:Wenchuan 2008",
+        unit="yuan per destroyed house",
+    )
+    repair_subsidy: NonNeg = param(
+        3000.0,
+        "calibration/parameters.csv: rural_house_repair_subsidy_min/max Lushan 2013 (1,000-5,000)",
+        unit="yuan per damaged house",
+    )
+    income_recovery_months: int = param(
+        3,
+        "assumption: months of lost farm income after a disaster when production is restarted "
+        "with help (without help: shocks.disasters.income_loss_months)",
+        unit="months",
+        ge=0,
+        le=36,
+    )
+    self_rebuild_rate: Fraction = param(
+        0.25,
+        "assumption: yearly chance that a household without aid rebuilds on its own",
+        unit="probability per year",
+    )
+
+
+class HousingRenovation(PathwayConfig):
+    """危房改造 (seed (十)): dangerous houses of the registered poor made safe in place."""
+
+    delay_months: int = param(
+        6, "assumption: months to renovate", unit="months", ge=0, le=120
+    )
+    unit_cost: NonNeg = param(
+        8500.0,
+        "calibration/parameters.csv: dilapidated_house_renovation_subsidy China:poor areas 2013",
+        unit="yuan per household",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# shocks
+# --------------------------------------------------------------------------------------------
+
+
+class Illness(StrictModel):
+    """Illness per person: hospital stays with a heavy-tailed bill and lost labour (MODEL.md §4)."""
+
+    enabled: bool = param(True, "seed (一): 因病致贫返贫 is the largest cause")
+    rate: Fraction = param(
+        0.12,
+        "calibration/parameters.csv: hospitalisation_rate_survey_age15plus China 2011 (9.6%) to "
+        "admissions 2017-18 (17.6-18.2%); parameters.md reading 10-14%",
+        unit="stays per person per year",
+    )
+    chronic_multiplier: float = param(
+        3.0,
+        "assumption: relative rate for a household member with chronic illness",
+        unit="ratio",
+        ge=1,
+        le=20,
+    )
+    cost_median: NonNeg = param(
+        3000.0,
+        "calibration/parameters.csv: cost_per_admission township 450-1,283 (2015) and "
+        "poor_inpatient_spending_per_stay 4,139 (2020): a median of 3,000",
+        unit="yuan per stay",
+    )
+    cost_sigma: float = param(
+        1.0,
+        "assumption: log-sd of the bill; makes about 2% of stays exceed 30,000 yuan",
+        unit="log yuan",
+        ge=0,
+        le=3,
+    )
+    labour_months_lost: float = param(
+        1.0, "assumption: months of work lost by an earning patient per stay", unit="months",
+        ge=0, le=12,
+    )
+    chronic_onset: Fraction = param(
+        0.05,
+        "assumption: share of stays that leave a chronic condition (the patient no longer works)",
+        unit="probability per stay",
+    )
+
+
+class DisasterEvent(StrictModel):
+    """A historical disaster replayed in a given year, month and set of counties."""
+
+    name: str = param("event", "user-supplied label")
+    kind: Literal["earthquake", "flood", "landslide"] = param("earthquake", "MODEL.md §4")
+    year: int = param(2017, "user-supplied", unit="year")
+    month: int = param(8, "user-supplied", unit="month (1-12)", ge=1, le=12)
+    counties: list[str] = param(
+        None, "county names of calibration/counties.csv", default_factory=list
+    )
+    regions: list[str] = param(
+        None, "region keys; every county of the region is hit", default_factory=list
+    )
+    share_of_villages: Fraction = param(
+        1.0, "assumption: share of the hit counties' villages affected", unit="fraction"
+    )
+    destroyed: Fraction = param(
+        0.02,
+        "calibration/shocks.csv: earthquake_houses_damaged Jiuzhaigou 2017 (73,671 damaged, "
+        "1,680 destroyed)",
+        unit="fraction of affected households",
+    )
+    damaged: Fraction = param(
+        0.3,
+        "calibration/shocks.csv: earthquake_houses_damaged Jiuzhaigou 2017 (73,671 houses over "
+        "the affected counties)",
+        unit="fraction of affected households",
+    )
+    income_loss: Fraction = param(
+        0.5,
+        "assumption: share of farm and local wage income lost while production is disrupted",
+        unit="fraction",
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        for r in v:
+            if r not in REGIONS:
+                raise ValueError(f"unknown region {r!r}; known regions: {', '.join(REGIONS)}")
+        return v
+
+
+class Hazard(StrictModel):
+    """A hazard of the catalogue, by region."""
+
+    annual_probability: dict[str, Fraction] = param(
+        None, "per hazard, see Disasters", default_factory=dict
+    )
+    months: list[int] = param(None, "per hazard", default_factory=lambda: list(range(1, 13)))
+    share_of_villages: Fraction = param(0.2, "per hazard", unit="fraction")
+    destroyed: Fraction = param(0.005, "per hazard", unit="fraction of affected households")
+    damaged: Fraction = param(0.05, "per hazard", unit="fraction of affected households")
+    income_loss: Fraction = param(0.3, "per hazard", unit="fraction of farm income")
+
+    @field_validator("annual_probability")
+    @classmethod
+    def _regions(cls, v: dict[str, float]) -> dict[str, float]:
+        for r in v:
+            if r not in REGIONS:
+                raise ValueError(f"unknown region {r!r}; known regions: {', '.join(REGIONS)}")
+        return v
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: list[int]) -> list[int]:
+        for m in v:
+            if not 1 <= m <= 12:
+                raise ValueError(f"months are 1-12, found {m}")
+        return v
+
+
+def _earthquake() -> Hazard:
+    return Hazard(
+        annual_probability={
+            "qinba": 0.002,
+            "wumeng": 0.004,
+            "liangshan_yi": 0.006,
+            "tibetan_plateau": 0.008,
+            "rest_of_province": 0.003,
+        },
+        months=list(range(1, 13)),
+        share_of_villages=0.8,
+        destroyed=0.02,
+        damaged=0.3,
+        income_loss=0.5,
+    )
+
+
+def _flood() -> Hazard:
+    return Hazard(
+        annual_probability={
+            "qinba": 0.10,
+            "wumeng": 0.08,
+            "liangshan_yi": 0.08,
+            "tibetan_plateau": 0.05,
+            "rest_of_province": 0.10,
+        },
+        months=[6, 7, 8, 9],
+        share_of_villages=0.3,
+        destroyed=0.002,
+        damaged=0.03,
+        income_loss=0.3,
+    )
+
+
+def _landslide() -> Hazard:
+    return Hazard(
+        annual_probability={
+            "qinba": 0.05,
+            "wumeng": 0.06,
+            "liangshan_yi": 0.10,
+            "tibetan_plateau": 0.10,
+            "rest_of_province": 0.03,
+        },
+        months=[6, 7, 8, 9],
+        share_of_villages=0.05,
+        destroyed=0.05,
+        damaged=0.10,
+        income_loss=0.4,
+    )
+
+
+class Disasters(StrictModel):
+    """Natural disasters: a county-level catalogue plus replayed historical events."""
+
+    enabled: bool = param(True, "seed (九): 地震、洪涝、滑坡、泥石流")
+    earthquake: Hazard = param(
+        None,
+        "assumption: county-year probability of a damaging quake; Sichuan had M6-7 quakes in "
+        "2013, 2014, 2017, 2019 over ~180 counties (calibration/shocks.csv, parameters.csv); "
+        "damage from Jiuzhaigou 2017",
+        default_factory=_earthquake,
+    )
+    flood: Hazard = param(
+        None,
+        "assumption: county-year probability of a damaging flood in June-September; flood "
+        "years hit 70-142 of ~180 counties (calibration/shocks.csv 2013, 2020; parameters.csv "
+        "2018) and collapse 0.2-0.5% of affected houses",
+        default_factory=_flood,
+    )
+    landslide: Hazard = param(
+        None,
+        "assumption: debris flows and landslides hit few villages hard (Maoxian 2017, "
+        "calibration/shocks.csv; Liangshan 46 events 2006-2020, parameters.csv)",
+        default_factory=_landslide,
+    )
+    income_loss_months: int = param(
+        6,
+        "assumption: months of disrupted income without reconstruction help",
+        unit="months",
+        ge=0,
+        le=36,
+    )
+    events: list[DisasterEvent] = param(
+        None, "user-supplied replays (none in the baseline)", default_factory=list
+    )
+
+
+class Shocks(StrictModel):
+    """Shocks that push households into or back into poverty (MODEL.md §4), and user shocks."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+
+    illness: Illness = param(None, "see each field", default_factory=Illness)
+    disasters: Disasters = param(None, "see each field", default_factory=Disasters)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered(cls, data: Any) -> Any:
+        from povsim.registry import SHOCKS
+
+        return _user_components(data, SHOCKS, "shock", ("illness", "disasters"))
+
+    def user(self) -> dict[str, Any]:
+        """Settings of user-registered shocks by name."""
+        return dict(self.model_extra or {})
+
+
+# --------------------------------------------------------------------------------------------
+# budget
+# --------------------------------------------------------------------------------------------
+
+
+BUILTIN_PATHWAYS = (
+    "production",
+    "relocation",
+    "dibao",
+    "medical",
+    "reconstruction",
+    "housing_renovation",
+)
+
+
+class Source(StrictModel):
+    """One source of money: a yearly amount and the pathways it may pay for."""
+
+    amount: DatedNonNeg = param(0.0, "per source, see Budget", unit="yuan per year")
+    pathways: list[str] | None = param(
+        None, "assumption: a source without a list may pay for any pathway"
+    )
+    kind: Literal["grant", "credit"] = param(
+        "grant", "seed (二十): fiscal funds are grants; micro-credit and relocation loans credit"
+    )
+    description: str = param("", "free text")
+
+
+def _sources() -> dict[str, Source]:
+    return {
+        "special_poverty_funds": Source(
+            amount={2015: 6.74e9, 2016: 7.63e9, 2017: 9.03e9, 2018: 10.43e9, 2019: 11.83e9,
+                    2020: 13.23e9},
+            pathways=["production", "housing_renovation", "reconstruction", "medical",
+                      "relocation"],
+            description=(
+                "central special poverty funds x Sichuan's 7% share of the national poor "
+                "(budget_and_relocation.csv central_special_poverty_funds China 2014-2019, 2015 "
+                "interpolated, 2020 +20bn trend assumption; sichuan_poor_population.csv "
+                "share_of_national_registered_poor 2013) + provincial 3.0bn "
+                "(provincial_special_poverty_funds_lower_bound Sichuan 2017); the sum to Sep "
+                "2019 equals central_plus_provincial_special_poverty_funds_cumulative (42.7bn)"
+            ),
+        ),
+        "integrated_agri_funds": Source(
+            amount={2015: 0.0, 2016: 24.0e9},
+            pathways=["production", "housing_renovation", "relocation"],
+            description=(
+                "budget_and_relocation.csv integrated_agri_funds_cumulative Sichuan 2020 "
+                "(>=120bn, lower bound) spread over 2016-2020; assumption: integration began in "
+                "2016"
+            ),
+        ),
+        "relocation_funds": Source(
+            amount={2015: 5.0e9, 2016: 16.55e9, 2017: 16.4e9, 2018: 16.9e9, 2019: 8.9e9,
+                    2020: 8.9e9},
+            pathways=["relocation"],
+            description=(
+                "budget_and_relocation.csv relocation_investment Sichuan 2016 (16.55bn); other "
+                "years derived as the yearly relocation quota x 49,760 yuan per person; 2015 "
+                "assumption"
+            ),
+        ),
+        "dibao_funds": Source(
+            amount=6.631e9,
+            pathways=["dibao"],
+            description=(
+                "parameters.csv rural_dibao_spending Sichuan 2020 (6.631bn), held for every year "
+                "(assumption: civil-affairs money follows need)"
+            ),
+        ),
+        "medical_assistance": Source(
+            amount=2.0e9,
+            pathways=["medical"],
+            description=(
+                "assumption: medical assistance, critical-illness top-ups and premium subsidies "
+                "for the poor; budget_and_relocation.csv major_illness_insurance_claims 2016 "
+                "(0.35bn) covers only one layer"
+            ),
+        ),
+        "microcredit": Source(
+            amount=8.0e9,
+            kind="credit",
+            pathways=["production"],
+            description=(
+                "budget_and_relocation.csv poverty_microloans Sichuan Sep 2016 (17.2bn "
+                "cumulative since 2015, ~8bn a year)"
+            ),
+        ),
+        "paired_assistance": Source(
+            amount=2.945e9,
+            pathways=["production", "housing_renovation", "medical"],
+            description=(
+                "budget_and_relocation.csv east_west_collaboration_fiscal_funds Sichuan 2019, "
+                "held for every year (assumption)"
+            ),
+        ),
+        "disaster_relief": Source(
+            amount=1.5e9,
+            pathways=["reconstruction"],
+            description=(
+                "assumption: yearly post-disaster housing and production aid for rural "
+                "households; Sichuan totals not in the sources"
+            ),
+        ),
+        "sectoral_programmes": Source(
+            amount={2015: 7.49e9, 2018: 12.73e9, 2019: 13.2074e9},
+            pathways=["services"],
+            description=(
+                "10% (assumption: the part that builds village roads, water, power, broadband, "
+                "clinics and culture rooms; the rest goes to trunk roads, schools, hospitals) of "
+                "budget_and_relocation.csv fiscal_funds_invested_22_special_programs Sichuan 2017 "
+                "(74.9bn, used for 2015-2017) and special_programs_planned_investment 2018, 2019 "
+                "(2020 holds 2019)"
+            ),
+        ),
+    }
+
+
+class Budget(StrictModel):
+    """Money: yearly amounts by source, and the rules that split them (seed (二十))."""
+
+    scale: float = param(
+        1.0, "assumption: 1.0 is the sourced budget; one multiplier on all money", unit="ratio",
+        ge=0, le=100,
+    )
+    sources: dict[str, Source] = param(
+        None, "see each source's description", default_factory=_sources
+    )
+    county_rule: Literal["registered_poor", "equal", "poverty_gap"] = param(
+        "registered_poor",
+        "seed (二十): 资金精准投放到村到户 — money follows the registered poor",
+    )
+    poor_county_min_share: Fraction = param(
+        0.5,
+        "seed (二十): 省直有关部门每年投向贫困县的项目资金，原则上达到50%以上",
+        unit="fraction of each source going to the 88 poor counties",
+    )
+    pathway_rule: Literal["need", "shares"] = param(
+        "need",
+        "seed (四): 项目规划到户 — counties plan from the needs of their eligible households",
+    )
+    pathway_shares: dict[str, Fraction] | None = param(
+        None,
+        "used only with pathway_rule: shares; must sum to 1 over the pathways named",
+    )
+    carry_over: bool = param(
+        True,
+        "seed (二十): 项目资金尽可能由县级统筹 — unspent county money stays with the county",
+    )
+
+    @field_validator("pathway_shares")
+    @classmethod
+    def _shares_sum(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is not None and v:
+            total = sum(v.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"pathway shares must sum to 1, they sum to {total:g}")
+        return v
+
+    @model_validator(mode="after")
+    def _shares_needed(self) -> Budget:
+        if self.pathway_rule == "shares" and not self.pathway_shares:
+            raise ValueError("pathway_rule 'shares' needs pathway_shares")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# services, exits, targets
+# --------------------------------------------------------------------------------------------
+
+
+SERVICE_ITEMS = ("road", "water", "power", "broadband", "clinic", "culture_room")
+
+
+class ServiceItem(StrictModel):
+    """One village service of seed (三) and its roll-out."""
+
+    initial_coverage: Fraction = param(0.5, "per item, see Services", unit="fraction of villages")
+    unit_cost: NonNeg = param(1.0e6, "per item, see Services", unit="yuan per village")
+
+
+def _service_items() -> dict[str, ServiceItem]:
+    return {
+        "road": ServiceItem(initial_coverage=0.6, unit_cost=3.0e6),
+        "water": ServiceItem(initial_coverage=0.5, unit_cost=0.8e6),
+        "power": ServiceItem(initial_coverage=0.85, unit_cost=0.5e6),
+        "broadband": ServiceItem(initial_coverage=0.4, unit_cost=0.3e6),
+        "clinic": ServiceItem(initial_coverage=0.6, unit_cost=0.3e6),
+        "culture_room": ServiceItem(initial_coverage=0.4, unit_cost=0.2e6),
+    }
+
+
+class Services(StrictModel):
+    """Village services (seed (十一)-(十六)) built by the sectoral programmes."""
+
+    enabled: bool = param(True, "seed (三): 村村有硬化路、有卫生室、有文化室、有宽带网")
+    items: dict[str, ServiceItem] = param(
+        None,
+        "assumption: initial coverage of poor villages and cost per village are not in the "
+        "sources; roads dominate (transport_special_program_planned ~51bn/yr, "
+        "budget_and_relocation.csv)",
+        default_factory=_service_items,
+    )
+    nonpoor_initial_bonus: Fraction = param(
+        0.5,
+        "assumption: non-poor villages start with half of each missing service already built",
+        unit="fraction of the gap",
+    )
+    schooling_fix_rate: Fraction = param(
+        0.5,
+        "seed (十四) 控辍保学: share of out-of-school children brought back each year "
+        "(assumption: rate not in the sources)",
+        unit="probability per household-year",
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _known(cls, v: dict[str, ServiceItem]) -> dict[str, ServiceItem]:
+        for k in v:
+            if k not in SERVICE_ITEMS:
+                raise ValueError(f"unknown service {k!r}; known: {', '.join(SERVICE_ITEMS)}")
+        return v
+
+
+GUARANTEES = ("food_clothing", "schooling", "medical", "housing", "water")
+
+
+class HouseholdExit(StrictModel):
+    """When a registered household exits (MODEL.md §5)."""
+
+    income_margin: float = param(
+        0.0,
+        "assumption: verification compares per-capita income with the line itself",
+        unit="fraction above the line",
+        ge=-0.5,
+        le=2,
+    )
+    require: list[Literal["food_clothing", "schooling", "medical", "housing", "water"]] = param(
+        None,
+        "MODEL.md §5, seed (三): 两不愁三保障 (food, clothing; schooling, medical care, safe "
+        "housing) plus safe water",
+        default_factory=lambda: list(GUARANTEES),
+    )
+    return_detection_rate: Fraction = param(
+        0.9,
+        "assumption: exited households that fall back below the line are found by the yearly "
+        "return monitoring",
+        unit="probability per household-year",
+    )
+
+
+class PlaceExit(StrictModel):
+    """When a poor village or county exits ("摘帽")."""
+
+    max_incidence: Fraction = param(
+        0.03,
+        "calibration/poverty_line.csv: county_exit_max_incidence Sichuan 2020 (3% in the west)",
+        unit="fraction of rural population",
+    )
+    max_wrong_exit_rate: Fraction | None = param(
+        None, "per place, see Exits", unit="fraction of exited people"
+    )
+    max_omission_rate: Fraction | None = param(
+        None, "per place, see Exits", unit="fraction of population"
+    )
+    require_services: list[str] = param(None, "per place, see Exits", default_factory=list)
+
+    @field_validator("require_services")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for k in v:
+            if k not in SERVICE_ITEMS:
+                raise ValueError(f"unknown service {k!r}; known: {', '.join(SERVICE_ITEMS)}")
+        return v
+
+
+class Exits(StrictModel):
+    """Exit rules for households, villages and counties (MODEL.md §5, seed (二十三))."""
+
+    household: HouseholdExit = param(None, "see each field", default_factory=HouseholdExit)
+    village: PlaceExit = param(
+        None,
+        "calibration/poverty_line.csv county_exit_max_incidence (3%) applied to villages; "
+        "seed (三): village road, clinic, broadband; water from 户户有安全饮用水",
+        default_factory=lambda: PlaceExit(
+            max_incidence=0.03, require_services=["road", "water", "clinic", "broadband"]
+        ),
+    )
+    county: PlaceExit = param(
+        None,
+        "calibration/poverty_line.csv: county_exit_max_incidence Sichuan 2020 (3%), "
+        "county_exit_max_wrong_exit_or_omission_rate Sichuan 2020 (2%)",
+        default_factory=lambda: PlaceExit(
+            max_incidence=0.03, max_wrong_exit_rate=0.02, max_omission_rate=0.02
+        ),
+    )
+    quota: DatedNonNeg | None = param(
+        None,
+        "seed (十九) 每年对市(州)、县(市、区)和相关部门下达减贫任务: an optional province-wide "
+        "yearly exit quota (people); none in the baseline",
+        unit="persons per year",
+    )
+
+
+class Targets(StrictModel):
+    """The campaign's targets (seed (三), MODEL.md §1)."""
+
+    year: int = param(2020, "seed (三): 到2020年", unit="year")
+    registered_poor: int = param(
+        0, "seed (三): 497.65万农村贫困人口全部脱贫 (stock left at the end)", unit="persons", ge=0
+    )
+    pace: float = param(
+        1_000_000.0, "seed (三): 每年减少农村贫困人口100万左右", unit="persons per year", ge=0
+    )
+    pace_tolerance: Fraction = param(
+        0.1, "assumption: 'about' (左右) read as within 10%", unit="fraction"
+    )
+    pace_years: list[int] = param(
+        None,
+        "seed (三): 五年集中攻坚 — the five attack years 2015-2019",
+        default_factory=lambda: [2015, 2016, 2017, 2018, 2019],
+    )
+    villages: int = param(
+        11501, "seed (三); calibration/sichuan_village_exits.csv poor_villages_total", ge=0,
+        unit="villages",
+    )
+    counties: int = param(
+        88, "seed (三); calibration/sichuan_county_exits.csv poor_counties_total", ge=0,
+        unit="counties",
+    )
+    income_baseline_2010: NonNeg = param(
+        3273.0,
+        "calibration/income.csv: poor_county_rural_net_income China:poor counties 2010 (no "
+        "Sichuan figure in the sources)",
+        unit="yuan per person per year",
+    )
+    income_multiple: float = param(
+        2.0, "seed (三): 贫困县农民人均纯收入比2010年翻一番以上", ge=0, unit="ratio"
+    )
+    services_coverage: Fraction = param(
+        1.0, "seed (三): 村村有... — every poor village", unit="fraction"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the scenario
+# --------------------------------------------------------------------------------------------
+
+
+def _user_components(data: Any, table: dict[str, Any], kind: str, builtin: tuple[str, ...]) -> Any:
+    """Validate the entries of a section that name user-registered components."""
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        if key in builtin:
+            continue
+        spec = table.get(key)
+        if spec is None:
+            known = sorted(set(builtin) | set(table))
+            raise ValueError(f"unknown {kind} {key!r}; known {kind}s: {', '.join(known)}")
+        if isinstance(value, spec.config):
+            continue
+        try:
+            out[key] = spec.config.model_validate(value if value is not None else {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in (key, *first["loc"]))
+            raise ValueError(f"{loc}: {first['msg']}") from None
+    return out
+
+
+class Pathways(StrictModel):
+    """The five pathways of seed (五)-(九), dangerous-house renovation (十), and user pathways."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+
+    production: Production = param(None, "see each field", default_factory=Production)
+    relocation: Relocation = param(None, "see each field", default_factory=Relocation)
+    dibao: Dibao = param(None, "see each field", default_factory=Dibao)
+    medical: Medical = param(None, "see each field", default_factory=Medical)
+    reconstruction: Reconstruction = param(None, "see each field", default_factory=Reconstruction)
+    housing_renovation: HousingRenovation = param(
+        None, "see each field", default_factory=HousingRenovation
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered(cls, data: Any) -> Any:
+        from povsim.registry import PATHWAYS
+
+        return _user_components(data, PATHWAYS, "pathway", BUILTIN_PATHWAYS)
+
+    def all(self) -> dict[str, PathwayConfig]:
+        """Every pathway's settings by name: the built-ins first, then user pathways."""
+        out = {name: getattr(self, name) for name in BUILTIN_PATHWAYS}
+        out.update(self.model_extra or {})
+        return out
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.all()
+
+
+class Scenario(StrictModel):
+    """A complete, validated povsim scenario.
+
+    Build one with :func:`povsim.load_scenario` (from YAML, with ``extends:``) or directly,
+    ``Scenario()`` being the baseline. Instances are immutable; derive a variant with
+    :meth:`with_overrides`.
+    """
+
+    name: str = param("baseline", "user label")
+    description: str = param("", "user text")
+    seed: int = param(7, "assumption: any fixed root seed; runs are reproducible", ge=0)
+    calendar: Calendar = param(None, "see each field", default_factory=Calendar)
+    population: Population = param(None, "see each field", default_factory=Population)
+    lines: Lines = param(None, "see each field", default_factory=Lines)
+    pathways: Pathways = param(None, "see each pathway", default_factory=Pathways)
+    shocks: Shocks = param(None, "see each field", default_factory=Shocks)
+    budget: Budget = param(None, "see each field", default_factory=Budget)
+    services: Services = param(None, "see each field", default_factory=Services)
+    exits: Exits = param(None, "see each field", default_factory=Exits)
+    targets: Targets = param(None, "see each field", default_factory=Targets)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        cal = self.calendar
+        lo, hi = cal.base_year, cal.end_year
+
+        def check_years(value: Any, where: str) -> None:
+            if isinstance(value, dict):
+                for y in value:
+                    if not lo <= int(y) <= hi:
+                        raise ValueError(
+                            f"{where}: year {y} is outside the calendar ({lo}-{hi})"
+                        )
+
+        check_years(self.lines.poverty, "lines.poverty")
+        check_years(self.lines.dibao, "lines.dibao")
+        if self.lines.merge.year is not None and not lo <= self.lines.merge.year <= hi + 50:
+            raise ValueError(
+                f"lines.merge.year: {self.lines.merge.year} is before the calendar ({lo}-{hi})"
+            )
+        for name, src in self.budget.sources.items():
+            check_years(src.amount, f"budget.sources.{name}.amount")
+            for p in src.pathways or []:
+                if p not in self.pathways and p != "services":
+                    raise ValueError(
+                        f"budget.sources.{name}.pathways: unknown pathway {p!r}; known: "
+                        f"{', '.join(sorted(self.pathways.all()))}, services"
+                    )
+        for p in (self.budget.pathway_shares or {}):
+            if p not in self.pathways and p != "services":
+                raise ValueError(
+                    f"budget.pathway_shares: unknown pathway {p!r}; known: "
+                    f"{', '.join(sorted(self.pathways.all()))}, services"
+                )
+        for name, pw in self.pathways.all().items():
+            check_years(pw.capacity, f"pathways.{name}.capacity")
+        for i, ev in enumerate(self.shocks.disasters.events):
+            if not cal.start_year <= ev.year <= cal.end_year:
+                raise ValueError(
+                    f"shocks.disasters.events.{i}.year: {ev.year} is outside the calendar "
+                    f"({cal.start_year}-{cal.end_year})"
+                )
+        if self.targeting_review_outside():
+            raise ValueError(
+                f"population.targeting.review_year: {self.population.targeting.review_year} is "
+                f"outside the calendar ({cal.start_year}-{cal.end_year})"
+            )
+        return self
+
+    def targeting_review_outside(self) -> bool:
+        """True when a registration review year is set outside the simulated years."""
+        ry = self.population.targeting.review_year
+        return ry is not None and not (
+            self.calendar.start_year <= ry <= self.calendar.end_year
+        )
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new scenario with dotted-key overrides applied (``{"budget.scale": 0.7}``)."""
+        from povsim.scenario.loader import apply_overrides, build_scenario
+
+        data = self.model_dump(mode="python")
+        apply_overrides(data, overrides)
+        return build_scenario(data)
+
+    def sha256(self) -> str:
+        """SHA-256 of the canonical JSON form: equal for equal scenarios, whatever the files."""
+        import hashlib
+        import json
+
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def iter_parameters(
+    model: BaseModel | type[BaseModel], prefix: str = ""
+) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """Walk a scenario (or section) and yield ``(dotted_key, value, metadata)`` for every field.
+
+    ``metadata`` holds ``source`` and, when given, ``unit`` and ``description``.
+    """
+    cls = model if isinstance(model, type) else type(model)
+    for name, field in cls.model_fields.items():
+        key = f"{prefix}{name}"
+        value = getattr(model, name, None) if not isinstance(model, type) else field.default
+        extra = dict(field.json_schema_extra or {}) if isinstance(field.json_schema_extra, dict) else {}
+        yield key, value, extra
+        if isinstance(value, BaseModel):
+            yield from iter_parameters(value, key + ".")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    yield from iter_parameters(v, f"{key}.{k}.")
+    if not isinstance(model, type) and model.model_extra:
+        for k, v in model.model_extra.items():
+            yield f"{prefix}{k}", v, {"source": "user-registered component"}
+            if isinstance(v, BaseModel):
+                yield from iter_parameters(v, f"{prefix}{k}.")

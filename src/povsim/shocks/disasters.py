@@ -1,0 +1,168 @@
+"""Natural disasters: a county-level hazard catalogue and replayed historical events.
+
+Each month, for each hazard (earthquake, flood, landslide) each county is struck with
+probability ``annual_probability[region] / len(months)`` in the hazard's months (stream
+``disaster.catalogue``, keyed by the month). A strike is spatially correlated: it affects a
+``share_of_villages`` of the county's villages (all households in them) and destroys or damages
+houses with the hazard's probabilities; affected households lose ``income_loss`` of their farm
+and local income for ``income_loss_months`` (fewer with reconstruction aid). Replayed events
+(``events:``) strike named counties or regions in a given year and month.
+
+Damaged or destroyed houses break the housing guarantee until rebuilt (by the reconstruction
+pathway, or by the household itself at ``pathways.reconstruction.self_rebuild_rate`` a year, at its
+own cost).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from povsim.components import Component
+from povsim.errors import PovsimError
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+__all__ = ["DisasterShock", "HAZARDS"]
+
+HAZARDS: tuple[str, ...] = ("earthquake", "flood", "landslide")
+
+
+class DisasterShock(Component):
+    """Earthquakes, floods and landslides striking counties and villages."""
+
+    modifies = ("house_damage", "income_ytd", "loss_ytd")
+    reads = ("farm_base", "wage_base", "transitory")
+
+    def setup(self, model: PovertyModel) -> None:
+        P = model.places
+        self.events = []
+        for i, ev in enumerate(self.config.events):
+            counties = []
+            for name in ev.counties:
+                try:
+                    counties.append(P.county_index(name))
+                except KeyError:
+                    raise PovsimError(
+                        f"shocks.disasters.events.{i}.counties: unknown county {name!r} "
+                        f"(expected a name from calibration/counties.csv, e.g. 九寨沟县)"
+                    ) from None
+            for region in ev.regions:
+                counties.extend(int(c) for c in P.counties_in_region(region))
+            self.events.append((ev, sorted(set(counties))))
+        C, R = P.n_counties, P.n_regions
+        self.hit_households = np.zeros((C, len(HAZARDS)))
+        self.county_events = np.zeros((C, len(HAZARDS)))
+        self.destroyed = np.zeros(C)
+        self.damaged = np.zeros(C)
+        self._R = R
+
+    def start_year(self, model: PovertyModel, year: int) -> None:
+        self.hit_households[:] = 0
+        self.county_events[:] = 0
+        self.destroyed[:] = 0
+        self.damaged[:] = 0
+
+    def step(self, model: PovertyModel, month: int) -> None:
+        if not self.config.enabled:
+            return
+        P = model.places
+        year = model.calendar.start_year + month // 12
+        moy = month % 12 + 1
+        u = model.streams.get("disaster.catalogue", month).random((len(HAZARDS), P.n_counties))
+        for h, name in enumerate(HAZARDS):
+            hz = getattr(self.config, name)
+            if moy not in hz.months:
+                continue
+            p = np.array([hz.annual_probability.get(r, 0.0) for r in P.region_names])
+            p_month = p[P.county_region] / len(hz.months)
+            for c in np.flatnonzero(u[h] < p_month):
+                self._strike(model, month, int(c), h, hz.share_of_villages, hz.destroyed,
+                             hz.damaged, hz.income_loss)
+        for ev, counties in self.events:
+            if ev.year == year and ev.month == moy:
+                h = HAZARDS.index(ev.kind)
+                for c in counties:
+                    self._strike(model, month, c, h, ev.share_of_villages, ev.destroyed,
+                                 ev.damaged, ev.income_loss)
+
+    def _strike(self, model: PovertyModel, month: int, c: int, h: int, share: float,
+                p_destroyed: float, p_damaged: float, income_loss: float) -> None:
+        P = model.places
+        hh = model.households
+        villages = np.flatnonzero(P.village_county == c)
+        if villages.size == 0:
+            return
+        uv = model.streams.get("disaster.villages", month, c, h).random(villages.size)
+        hit_v = villages[uv < share]
+        if hit_v.size == 0:
+            return
+        sl = P.county_slice(c)
+        ud = model.streams.get("disaster.damage", month, c, h).random(sl.stop - sl.start)
+        in_hit = np.isin(hh.village[sl], hit_v)
+        idx = np.flatnonzero(in_hit) + sl.start
+        ud = ud[in_hit]
+        destroyed = ud < p_destroyed
+        damaged = (~destroyed) & (ud < p_destroyed + p_damaged)
+        level = np.where(destroyed, 2, np.where(damaged, 1, 0)).astype(np.int8)
+        hh.house_damage[idx] = np.maximum(hh.house_damage[idx], level)
+        broken = idx[level > 0]
+        recon = model.pathways.get("reconstruction")
+        aided = np.zeros(idx.size, dtype=bool)
+        if recon is not None and broken.size:
+            got = recon.aid(model, broken, month)
+            aided[level > 0] = got
+        months = np.where(aided, recon.config.income_recovery_months if recon else 0,
+                          self.config.income_loss_months)
+        local = (hh.farm_base[idx].astype(np.float64) + 0.5 * hh.wage_base[idx]) * hh.transitory[idx]
+        hh.income_ytd[idx] -= local * income_loss * months / 12.0
+        w = model.weight
+        self.hit_households[c, h] += idx.size * w
+        self.county_events[c, h] += 1
+        self.destroyed[c] += destroyed.sum() * w
+        self.damaged[c] += damaged.sum() * w
+
+    def end_year(self, model: PovertyModel, year: int) -> None:
+        hh = model.households
+        recon = model.pathways.get("reconstruction")
+        cfg = model.scenario.pathways.reconstruction
+        waiting_aid = (hh.recon_status > 0) if "recon_status" in hh else np.zeros(hh.n, bool)
+        broken = (hh.house_damage > 0) & ~waiting_aid
+        if recon is not None and recon.enabled:
+            broken &= ~recon.eligible_now(model, np.arange(hh.n))
+        u = model.draws("disaster.self_rebuild", year)
+        fix = np.flatnonzero(broken & (u < cfg.self_rebuild_rate))
+        cost = np.where(hh.house_damage[fix] == 2, cfg.rebuild_subsidy, cfg.repair_subsidy)
+        hh.loss_ytd[fix] += cost
+        hh.house_damage[fix] = 0
+
+    def record(self, model: PovertyModel, year: int, flows: bool) -> dict[str, Any]:
+        rec = model.recorder
+        R = model.places.n_regions
+        if flows:
+            hit = rec._by_region(self.hit_households)
+            ev = rec._by_region(self.county_events)
+            des = rec._by_region(self.destroyed)
+            dam = rec._by_region(self.damaged)
+        else:
+            hit = np.full((R, len(HAZARDS)), np.nan)
+            ev = hit.copy()
+            des = np.full(R, np.nan)
+            dam = des.copy()
+        return {
+            "disaster_households_hit": (("region", "hazard"), hit,
+                                        {"units": "households",
+                                         "description": "households in villages struck"}),
+            "disaster_county_events": (("region", "hazard"), ev,
+                                       {"units": "events",
+                                        "description": "county-level disaster strikes"}),
+            "houses_destroyed": (("region",), des, {"units": "houses",
+                                                   "description": "houses destroyed"}),
+            "houses_damaged": (("region",), dam, {"units": "houses",
+                                                 "description": "houses damaged"}),
+        }
+
+    def coords(self, model: PovertyModel) -> dict[str, Any]:
+        return {"hazard": ("hazard", list(HAZARDS))}

@@ -1,0 +1,113 @@
+"""Illness: hospital stays per person, a heavy-tailed bill, lost work and chronic illness.
+
+Every month each household draws one uniform ``u`` (stream ``illness``, keyed by the month: common
+random numbers). The household has a stay when ``u < p`` with
+``p = 1 - exp(-rate × (size + (chronic_multiplier - 1) × chronic) / 12)``; then ``v = u / p`` is
+itself uniform and sets the bill's quantile (log-normal with median ``cost_median`` and log-sd
+``cost_sigma``), so the same household meets the same bill in every scenario. The household
+pays the out-of-pocket part (after insurance and, if enrolled, medical aid), an earning patient
+loses ``labour_months_lost`` months of one worker's wage, and the most severe ``chronic_onset``
+share of stays leave a chronic condition that removes that worker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.special import ndtri
+
+from povsim.components import Component
+from povsim.households import Column
+from povsim.pathways.medical import out_of_pocket_uninsured
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+__all__ = ["IllnessShock"]
+
+
+class IllnessShock(Component):
+    """Hospital stays that cost money and labour."""
+
+    owns = (Column("illness_p", np.float32, "probability", "chance of a hospital stay this month",
+                   "illness"),)
+    modifies = ("oop_ytd", "income_ytd", "n_chronic", "n_labour", "wage_base", "monthly_income")
+    reads = ("size", "transitory", "insured")
+
+    def setup(self, model: PovertyModel) -> None:
+        C = model.places.n_counties
+        self.stays = np.zeros(C)
+        self.oop = np.zeros(C)
+        self.bills = np.zeros(C)
+        self.chronic_onsets = np.zeros(C)
+
+    def start_year(self, model: PovertyModel, year: int) -> None:
+        hh = model.households
+        cfg = self.config
+        persons = hh.size + (cfg.chronic_multiplier - 1.0) * hh.n_chronic
+        hh.illness_p[:] = -np.expm1(-cfg.rate * persons / 12.0)
+        self.stays[:] = 0
+        self.oop[:] = 0
+        self.bills[:] = 0
+        self.chronic_onsets[:] = 0
+
+    def step(self, model: PovertyModel, month: int) -> None:
+        if not self.config.enabled:
+            return
+        cfg = self.config
+        hh = model.households
+        u = model.draws("illness", month)
+        idx = np.flatnonzero(u < hh.illness_p)
+        if idx.size == 0:
+            return
+        v = np.clip(u[idx].astype(np.float64) / hh.illness_p[idx], 1e-9, 1 - 1e-9)
+        bill = cfg.cost_median * np.exp(cfg.cost_sigma * ndtri(v))
+        medical = model.pathways.get("medical")
+        if medical is not None:
+            oop = medical.out_of_pocket(model, idx, bill)
+        else:
+            oop = out_of_pocket_uninsured(bill, hh.insured[idx], 0.0)
+        hh.oop_ytd[idx] += oop
+        # lost work
+        workers = hh.n_labour[idx].astype(np.float64)
+        has = workers > 0
+        per_worker = np.where(has, hh.wage_base[idx] * hh.transitory[idx]
+                              / np.maximum(workers, 1), 0.0)
+        hh.income_ytd[idx] -= per_worker * cfg.labour_months_lost / 12.0
+        # the most severe stays leave a chronic condition; an earning patient stops working
+        onset = v > 1.0 - cfg.chronic_onset
+        on = idx[onset]
+        hh.n_chronic[on] += 1
+        lose = on[hh.n_labour[on] > 0]
+        if lose.size:
+            w_old = hh.n_labour[lose].astype(np.float32)
+            keep = (w_old - 1) / w_old
+            lost = hh.wage_base[lose] * (1 - keep) * hh.transitory[lose]
+            hh.wage_base[lose] *= keep
+            hh.n_labour[lose] -= 1
+            hh.monthly_income[lose] -= lost / 12.0
+        w = model.weight
+        C = model.places.n_counties
+        c = hh.county[idx]
+        self.stays += np.bincount(c, minlength=C) * w
+        self.oop += np.bincount(c, weights=oop, minlength=C) * w
+        self.bills += np.bincount(c, weights=bill, minlength=C) * w
+        self.chronic_onsets += np.bincount(hh.county[on], minlength=C) * w
+
+    def record(self, model: PovertyModel, year: int, flows: bool) -> dict[str, Any]:
+        rec = model.recorder
+        nan = np.full(model.places.n_regions, np.nan)
+        def reg(x: np.ndarray) -> np.ndarray:
+            return rec._by_region(x) if flows else nan
+        return {
+            "illness_stays": (("region",), reg(self.stays),
+                              {"units": "stays", "description": "hospital stays (illness shocks)"}),
+            "medical_bills": (("region",), reg(self.bills),
+                              {"units": "yuan", "description": "total hospital bills"}),
+            "medical_oop": (("region",), reg(self.oop),
+                            {"units": "yuan", "description": "out-of-pocket spending on stays"}),
+            "chronic_onsets": (("region",), reg(self.chronic_onsets),
+                               {"units": "persons",
+                                "description": "stays that left a chronic condition"}),
+        }
