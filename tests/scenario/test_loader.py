@@ -379,7 +379,7 @@ def test_extends_chain_of_three_deep_merges(write: Writer, tmp_path: Path) -> No
     assert data["lines"]["merge"] == {"year": None}  # a child null replaces
     assert data["budget"]["scale"] == 0.9
     credit = data["budget"]["sources"]["credit"]
-    assert credit["amount"] == {2015: 1.0e9, 2016: 2.0e9, 2017: 3.0e9}  # mappings merge
+    assert credit["amount"] == {2017: 3.0e9}  # a dated {year: value} schedule replaces
     assert credit["pathways"] == ["production"]  # lists are replaced
     assert credit["kind"] == "credit"
     assert data["lines"]["poverty"] == {2014: 2800, 2020: 4000}
@@ -759,6 +759,17 @@ def test_error_words(data: dict, key: str, message: str, expected: str | None, f
     if expected is not None:
         assert err.expected == expected
     assert err.file == "x.yaml" and err.line is None
+
+
+def test_number_key_in_a_section_is_an_unknown_key() -> None:
+    with pytest.raises(ScenarioErrors) as info:
+        build_scenario({"calendar": {2016: 1}})
+    err = info.value.errors[0]
+    assert (err.key, err.message, err.expected) == (
+        "calendar.2016",
+        "unknown key 2016",
+        "one of: start_year, end_year",
+    )
 
 
 def test_validator_messages_and_top_level_prefix(write: Writer) -> None:

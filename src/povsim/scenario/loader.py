@@ -31,7 +31,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
 from povsim.errors import ScenarioError, ScenarioErrors
-from povsim.scenario.schema import Scenario
+from povsim.scenario.schema import EXPLICIT_KEYS, Scenario
 
 __all__ = [
     "MAX_ALIASES",
@@ -444,20 +444,25 @@ def load_yaml(path: _PathLike) -> tuple[dict[Any, Any], Locations]:
 # --------------------------------------------------------------------------------------------
 
 
+def _is_dated(value: Mapping[Any, Any]) -> bool:
+    """A ``{year: value}`` mapping: it replaces, never merges (a schedule is one value)."""
+    return bool(value) and all(isinstance(k, int) and not isinstance(k, bool) for k in value)
+
+
 def _merge_into(
     base: dict[Any, Any], base_locs: Locations, over: dict[Any, Any], over_locs: Locations
 ) -> None:
     """Deep-merge ``over`` onto ``base`` in place, keeping the locations of surviving values.
 
-    Mappings merge key by key; any other value of ``over`` (lists, scalars, ``None``) replaces
-    the value of ``base``.
+    Mappings merge key by key; any other value of ``over`` (lists, scalars, ``None``, and
+    dated ``{year: value}`` mappings) replaces the value of ``base``.
     """
     replaced: set[tuple[Any, ...]] = set()
 
     def merge(b: dict[Any, Any], o: dict[Any, Any], path: tuple[Any, ...]) -> None:
         for key, value in o.items():
             here = path + (key,)
-            if isinstance(value, dict) and isinstance(b.get(key), dict):
+            if isinstance(value, dict) and isinstance(b.get(key), dict) and not _is_dated(value):
                 merge(b[key], value, here)
             else:
                 if key in b:
@@ -1014,7 +1019,7 @@ def _to_error(
     e = p.error
     path = p.path
     found: str | None = _short(e.get("input"))
-    if p.type == "extra_forbidden" and path:
+    if p.type in ("extra_forbidden", "invalid_key") and path:
         return _unknown_key(path, file, where)
     if p.type in ("value_error", "assertion_error"):
         ctx_error = (e.get("ctx") or {}).get("error")
@@ -1084,13 +1089,50 @@ def build_scenario(
     """
     if not isinstance(data, Mapping):
         raise ScenarioError("expected a mapping at the top level", file=file, found=_short(data))
+    explicit = _key_paths(data)
+    merged = _with_defaults(data)
+    token = EXPLICIT_KEYS.set(explicit)
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(merged)
     except ValidationError as exc:
         errors = _convert(exc, data, file, locations or {})
         if not errors:
             errors = [ScenarioError(str(exc), file=file)]
         raise ScenarioErrors(errors) from None
+    finally:
+        EXPLICIT_KEYS.reset(token)
+
+
+def _key_paths(data: Any, prefix: str = "") -> set[str]:
+    """Dotted paths of every key written in ``data`` (what the user set explicitly)."""
+    out: set[str] = set()
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            here = f"{prefix}{key}"
+            out.add(here)
+            out |= _key_paths(value, here + ".")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out |= _key_paths(value, f"{prefix}{i}.")
+    return out
+
+
+def _with_defaults(data: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``data`` deep-merged onto the default scenario, so a partly written section keeps the
+    defaults of the keys it does not mention (mappings merge; other values replace)."""
+    import copy
+
+    base = Scenario().model_dump(mode="python", exclude_unset=False)
+
+    def merge(b: Any, o: Any) -> Any:
+        if isinstance(b, dict) and isinstance(o, Mapping) and not _is_dated(o):
+            out = dict(b)
+            for key, value in o.items():
+                out[key] = merge(b[key], value) if key in b else copy.deepcopy(value)
+            return out
+        return copy.deepcopy(o)
+
+    return merge(base, data)
 
 
 # --------------------------------------------------------------------------------------------

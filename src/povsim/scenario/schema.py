@@ -13,6 +13,7 @@ year; a *dated* parameter is either one number (the same every year) or a mappin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -35,6 +36,9 @@ REGIONS: tuple[str, ...] = (
     "tibetan_plateau",
     "rest_of_province",
 )
+
+#: dotted keys the user wrote explicitly (set by the loader); year checks apply only to those
+EXPLICIT_KEYS: ContextVar[set[str] | None] = ContextVar("EXPLICIT_KEYS", default=None)
 
 Dated = float | dict[int, float]
 """A yearly parameter: one number for every year, or ``{year: value}`` read step-wise."""
@@ -1342,8 +1346,14 @@ class Scenario(StrictModel):
         cal = self.calendar
         lo, hi = cal.base_year, cal.end_year
 
+        explicit = EXPLICIT_KEYS.get()
+
         def check_years(value: Any, where: str) -> None:
+            if explicit is not None and where not in explicit:
+                return
             if isinstance(value, dict):
+                if not value:
+                    raise ValueError(f"{where}: a dated mapping needs at least one year")
                 for y in value:
                     if not lo <= int(y) <= hi:
                         raise ValueError(

@@ -1,0 +1,158 @@
+"""The ``povsim`` command line: ``validate``, ``run``, ``show`` (and ``compare``, ``sweep``).
+
+Every error a user can cause is printed as one clear message (file, key, expected, found) with
+exit status 2; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from povsim.errors import PovsimError
+
+__all__ = ["main"]
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, Any]:
+    from povsim.scenario.loader import parse_override
+
+    out: dict[str, Any] = {}
+    for text in pairs or []:
+        key, value = parse_override(text)
+        out[key] = value
+    return out
+
+
+def _load(path: str, sets: list[str] | None) -> Any:
+    from povsim.scenario import load_scenario
+
+    return load_scenario(path, overrides=_overrides(sets) or None)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    for path in args.scenario:
+        scn = _load(path, args.set)
+        print(f"{path}: valid scenario {scn.name!r} (sha256 {scn.sha256()[:12]})")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from povsim.scenario.schema import iter_parameters
+
+    scn = _load(args.scenario, args.set)
+    for key, value, meta in iter_parameters(scn):
+        if hasattr(value, "model_fields"):
+            continue
+        if isinstance(value, dict) and value and hasattr(next(iter(value.values())), "model_fields"):
+            continue
+        unit = f" [{meta['unit']}]" if meta.get("unit") else ""
+        print(f"{key} = {value!r}{unit}")
+        if args.sources and meta.get("source"):
+            print(f"    # {meta['source']}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from povsim.model import PovertyModel
+    from povsim.results import write_dataset
+    from povsim.targets import evaluate, format_table
+
+    overrides = _overrides(args.set)
+    if args.scale is not None:
+        overrides["population.scale"] = args.scale
+    if args.budget_scale is not None:
+        overrides["budget.scale"] = args.budget_scale
+    from povsim.scenario import load_scenario
+
+    scn = load_scenario(args.scenario, overrides=overrides or None)
+    out = Path(args.output)
+    if out.parent and not out.parent.exists():
+        raise PovsimError(f"--output: directory {out.parent} does not exist")
+    model = PovertyModel(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent)
+    print(
+        f"povsim: scenario {scn.name!r}, seed {model.seed_value}, scale 1:{int(model.weight)}, "
+        f"{model.households.n:,} households, {model.n_steps} monthly steps",
+        file=sys.stderr,
+    )
+    try:
+        ds = model.run(progress=None if not args.quiet else False)
+    except KeyboardInterrupt:
+        ds = model.results()
+        write_dataset(ds, out)
+        print(
+            f"\ninterrupted after {model.month} of {model.n_steps} months; the completed years "
+            f"({', '.join(str(int(y)) for y in ds['year'].values)}) were written to {out}",
+            file=sys.stderr,
+        )
+        return 130
+    write_dataset(ds, out)
+    print(format_table(evaluate(ds, scn)))
+    t = model.timing
+    print(
+        f"\nwrote {out} ({model.households.n:,} households x {model.n_steps} steps in "
+        f"{t.get('population', 0) + t.get('simulation', 0):.1f} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from povsim.results import povsim_version
+
+    p = argparse.ArgumentParser(
+        prog="povsim",
+        description="Simulate Sichuan's 2015-2020 poverty-alleviation campaign (五个一批).",
+    )
+    p.add_argument("--version", action="version", version=f"povsim {povsim_version()}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check scenario files and report every problem")
+    v.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("show", help="print every parameter of a scenario (with --sources, why)")
+    s.add_argument("scenario")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE")
+    s.add_argument("--sources", action="store_true", help="print the source of each default")
+    s.set_defaults(func=cmd_show)
+
+    r = sub.add_parser("run", help="run one scenario and write its results")
+    r.add_argument("scenario")
+    r.add_argument("--output", "-o", default="results.nc", help="netCDF (.nc) or zarr (.zarr)")
+    r.add_argument("--seed", type=int, default=None, help="root seed (default: scenario seed)")
+    r.add_argument("--scale", type=int, default=None,
+                   help="simulate 1 in SCALE households (default: population.scale)")
+    r.add_argument("--budget-scale", type=float, default=None, help="multiply all money")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    try:
+        from povsim.ensembles.cli import add_commands
+    except ImportError:  # ensembles not available
+        pass
+    else:
+        add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``povsim`` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PovsimError as exc:
+        print(f"povsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("povsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
