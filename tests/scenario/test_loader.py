@@ -402,7 +402,7 @@ def test_extends_chain_of_three_deep_merges(write: Writer, tmp_path: Path) -> No
     scenario = load_scenario(child)
     assert scenario.name == "child"
     assert scenario.lines.merge.year is None
-    assert scenario.budget.sources["credit"].amount == {2015: 1.0e9, 2016: 2.0e9, 2017: 3.0e9}
+    assert scenario.budget.sources["credit"].amount == {2017: 3.0e9}
 
 
 def test_extends_list_merges_in_order(write: Writer) -> None:
