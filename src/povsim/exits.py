@@ -38,7 +38,7 @@ def guarantees(model: PovertyModel) -> dict[str, np.ndarray]:
     water_village = model.places.services.get("water")
     water = hh.water_household.copy()
     if water_village is not None:
-        water |= water_village[hh.village]
+        water |= hh.service_draw < water_village[hh.village]
     return {
         "food_clothing": hh.pc_income >= model.poverty_line - _TOL,
         "schooling": hh.schooling_ok.copy(),
@@ -48,10 +48,18 @@ def guarantees(model: PovertyModel) -> dict[str, np.ndarray]:
     }
 
 
+def stable_income(model: PovertyModel) -> np.ndarray:
+    """This year's household net income with the transitory factor on market income set to 1
+    (yuan/year): what verification reads as the household's stable income."""
+    hh = model.households
+    market = hh.wage_base.astype(np.float64) + hh.farm_base
+    return hh.income_ytd - hh.oop_ytd - hh.loss_ytd + market * (1.0 - hh.transitory)
+
+
 def initial_state(model: PovertyModel) -> None:
     """Per-place state at the start: which places exist, none exited yet."""
     P = model.places
-    model.village_exit_year = np.full(P.n_villages, -1, dtype=np.int16)
+    model.village_exited = np.zeros(P.n_villages)  # share of the represented villages exited
     model.county_exit_year = np.full(P.n_counties, -1, dtype=np.int16)
     hh = model.households
     model.village_people = np.bincount(hh.village, weights=hh.size.astype(np.float64),
@@ -82,8 +90,14 @@ def assess(model: PovertyModel, year: int) -> None:
     for name in rules.household.require:
         ok &= g[name]
     income_ok = hh.pc_income >= line * (1.0 + rules.household.income_margin) - _TOL
+    stable_ok = np.ones(hh.n, dtype=bool)
+    stable_poor = np.ones(hh.n, dtype=bool)
+    if rules.household.require_stable:
+        pc_stable = stable_income(model) / size
+        stable_ok = pc_stable >= line - _TOL
+        stable_poor = ~stable_ok
     reg = hh.registered
-    exiting = reg & income_ok & ok
+    exiting = reg & income_ok & stable_ok & ok
 
     quota = rules.quota
     if quota is not None:
@@ -92,13 +106,13 @@ def assess(model: PovertyModel, year: int) -> None:
     review = scn.population.targeting.review_year == year
     removed = np.zeros(hh.n, dtype=bool)
     if review:
-        wrongly = reg & ~exiting & (hh.pc_income >= line - _TOL)
+        wrongly = reg & ~exiting & hh.wrongly_included & (hh.pc_income >= line - _TOL)
         u = model.draws("targeting.review", year)
         removed = wrongly & (u < scn.population.targeting.review_removal_rate)
         exiting |= removed
 
     # returns and new poor among households off the register (before this year's exits)
-    poor_now = hh.pc_income < line - _TOL
+    poor_now = (hh.pc_income < line - _TOL) & stable_poor
     off = ~reg
     ever_exited = hh.exit_year >= 0
     u_find = model.draws("targeting.identification", year)
@@ -112,6 +126,7 @@ def assess(model: PovertyModel, year: int) -> None:
 
     hh.registered[exiting] = False
     hh.exit_year[exiting] = year
+    hh.wrongly_included[exiting] = False
     hh.registered[returning | new_poor] = True
     hh.registered_year[returning | new_poor] = year
     model.flows = {
@@ -151,24 +166,24 @@ def _assess_places(model: PovertyModel, year: int) -> None:
                                minlength=P.n_villages) * w
     inc_v = np.divide(reg_people_v, model.village_population,
                       out=np.zeros(P.n_villages), where=model.village_population > 0)
-    services_ok = np.ones(P.n_villages, dtype=bool)
+    # share of the represented villages with every required service (all of them at scale 1)
+    services_ok = np.ones(P.n_villages)
     for item in rules.village.require_services:
         have = P.services.get(item)
         if have is not None:
-            services_ok &= have
-    v_new = (
-        P.village_poor
-        & (model.village_exit_year < 0)
-        & (inc_v < rules.village.max_incidence)
-        & services_ok
-    )
-    model.village_exit_year[v_new] = year
+            services_ok = np.minimum(services_ok, have)
+    can = P.village_poor & (inc_v < rules.village.max_incidence)
+    model.village_exited = np.where(can, np.maximum(model.village_exited, services_ok),
+                                    model.village_exited)
 
     line = model.poverty_line
     reg_people_c = np.bincount(hh.county, weights=size * hh.registered,
                                minlength=P.n_counties) * w
     inc_c = reg_people_c / np.maximum(model.county_people, 1.0)
     poor = hh.pc_income < line - _TOL
+    if rules.household.require_stable:
+        # assessors judge wrong exits and omissions by persistent, not passing, poverty
+        poor &= stable_income(model) / size < line - _TOL
     exited_ever = (~hh.registered) & (hh.exit_year >= 0)
     wrong_exit = np.bincount(hh.county, weights=size * (exited_ever & poor), minlength=P.n_counties)
     exited_people = np.bincount(hh.county, weights=size * exited_ever, minlength=P.n_counties)
@@ -185,7 +200,8 @@ def _assess_places(model: PovertyModel, year: int) -> None:
     for item in rules.county.require_services:
         have = P.services.get(item)
         if have is not None:
-            share = np.bincount(P.village_county, weights=P.village_weight * have * P.village_poor,
+            share = np.bincount(P.village_county,
+                                weights=P.village_weight * (have >= 1.0) * P.village_poor,
                                 minlength=P.n_counties)
             total = np.bincount(P.village_county, weights=P.village_weight * P.village_poor,
                                 minlength=P.n_counties)

@@ -254,6 +254,10 @@ class PovertyModel(mesa.Model):
             fill=-1)
         add("registered_year", np.int16, "year", "year the household was last registered", ENGINE,
             values=np.where(hh.registered, self.calendar.base_year, -1))
+        add("wrongly_included", np.bool_, "flag",
+            "registered at the start although income was above the base-year line", ENGINE,
+            values=hh.registered & (hh.initial_pc_income >= poverty_line(
+                self.scenario, self.calendar.base_year)))
         add("house_damage", np.int8, "code", "0 intact, 1 damaged, 2 destroyed by a disaster",
             ENGINE)
         add("relocated", np.bool_, "flag", "moved by the relocation pathway", ENGINE)

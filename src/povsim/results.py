@@ -149,7 +149,7 @@ class Recorder:
                              _attrs("yuan/person/year", "dibao line after the merge schedule"))
 
         # places
-        v_done = (m.village_exit_year >= 0) & P.village_poor
+        v_done = m.village_exited * P.village_poor
         vx = np.bincount(P.village_county, weights=P.village_weight * v_done,
                          minlength=P.n_counties)
         out["villages_exited"] = (("region",), self._by_region(vx),

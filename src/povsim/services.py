@@ -27,6 +27,7 @@ class ServicesProgramme(Component):
     """Builds village services with the ``services`` envelope of each county."""
 
     modifies = ("schooling_ok",)
+    owns = ()
 
     @property
     def enabled(self) -> bool:
@@ -38,11 +39,18 @@ class ServicesProgramme(Component):
         items = self.config.items
         self.items = [k for k in SERVICE_ITEMS if k in items]
         u = model.streams.get("services.initial").random((len(SERVICE_ITEMS), P.n_villages))
+        single = P.village_weight <= 1.0 + 1e-9
         for i, name in enumerate(SERVICE_ITEMS):
             cov = items[name].initial_coverage if name in items else 1.0
-            cov_np = cov + (1 - cov) * self.config.nonpoor_initial_bonus
-            P.services[name] = u[i] < np.where(P.village_poor, cov, cov_np)
-        self.built_cost = np.zeros(P.n_villages)
+            cov_v = np.where(P.village_poor, cov, cov + (1 - cov) * self.config.nonpoor_initial_bonus)
+            # a simulated village standing for several real ones holds the covered fraction
+            P.services[name] = np.where(single, (u[i] < cov_v).astype(float), cov_v)
+        # which households of a partly covered village have the service (fixed per household)
+        model.households.add("service_draw", np.float32, "1",
+                             "uniform deciding access in a partly covered simulated village",
+                             "services",
+                             values=model.streams.get("services.household").random(
+                                 model.households.n, dtype=np.float32))
 
     def _missing(self, model: PovertyModel, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         P = model.places
@@ -50,10 +58,11 @@ class ServicesProgramme(Component):
         vs, items, cost = [], [], []
         for i, name in enumerate(self.items):
             have = P.services[name][villages]
-            miss = villages[~have]
+            miss = villages[have < 1.0]
             vs.append(miss)
             items.append(np.full(miss.size, i))
-            cost.append(self.config.items[name].unit_cost * P.village_weight[miss])
+            cost.append(self.config.items[name].unit_cost * P.village_weight[miss]
+                        * (1.0 - P.services[name][miss]))
         if not vs:
             return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
         return np.concatenate(vs), np.concatenate(items), np.concatenate(cost)
@@ -71,16 +80,26 @@ class ServicesProgramme(Component):
         hh = model.households
         reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
         inc = reg[v] * model.weight / np.maximum(model.village_population[v], 1.0)
-        order = np.lexsort((item, -inc, ~P.village_poor[v]))
+        # safe water first everywhere (households' guarantee depends on it), then the rest,
+        # poor villages with the highest incidence first
+        water_first = np.array(self.items)[item] != "water"
+        order = np.lexsort((item, -inc, ~P.village_poor[v], water_first))
         v, item, cost = v[order], item[order], cost[order]
         left = model.ledger.remaining(c, ledger_index, "grant")
-        k = int(np.searchsorted(np.cumsum(cost), left + 1e-6, side="right"))
-        if k == 0:
-            return
-        model.ledger.draw(c, ledger_index, float(cost[:k].sum()), "grant")
-        for i, name in enumerate(self.items):
-            sel = v[:k][item[:k] == i]
-            P.services[name][sel] = True
+        # in priority order; the first item money does not stretch to is built in part (a
+        # simulated village stands for village_weight real ones)
+        spent = 0.0
+        for j in range(v.size):
+            if left <= 1e-6:
+                break
+            name = self.items[item[j]]
+            part = min(1.0, left / cost[j])
+            cur = P.services[name][v[j]]
+            P.services[name][v[j]] = 1.0 if part >= 1.0 else cur + (1.0 - cur) * part
+            spent += cost[j] * part
+            left -= cost[j] * part
+        if spent > 0:
+            model.ledger.draw(c, ledger_index, spent, "grant")
 
     def start_year(self, model: PovertyModel, year: int) -> None:
         hh = model.households

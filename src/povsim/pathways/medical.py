@@ -66,6 +66,8 @@ class MedicalPathway(Pathway):
             return
         hh = model.households
         want = hh.registered.copy()
+        if self.config.cover_exited:
+            want |= hh.exit_year >= 0
         if "dibao_enrolled" in hh:
             want |= hh.dibao_enrolled
         p_i = model.ledger.pathway_index(self.name)

@@ -44,8 +44,11 @@ class ProductionPathway(Pathway):
         self._u_loan = model.draws("production.loan", year)
 
     def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
+        """Registered households with labour, not waiting for an effect; served again in a
+        later year while their income stays below the line (帮扶到户 until they are out)."""
         hh = model.households
-        return hh.registered & (hh.n_labour > 0) & (hh.prod_status == 0)
+        again = (hh.prod_status == 2) & (hh.pc_assessed < model.poverty_line)
+        return hh.registered & (hh.n_labour > 0) & ((hh.prod_status == 0) | again)
 
     def _employment(self, idx: np.ndarray) -> np.ndarray:
         return self._u_track[idx] < self.config.employment.share
@@ -84,8 +87,8 @@ class ProductionPathway(Pathway):
         loan_gain = loan_ok * (u[2, idx] >= mc.failure_rate) * mc.income_gain
         hh.prod_status[idx] = 1
         hh.prod_track[idx] = emp
-        hh.prod_loan[idx] = loan_ok * mc.loan
         hh.prod_pending[idx] = np.where(emp, emp_gain, farm_gain) + loan_gain
+        hh.prod_loan[idx] += loan_ok * mc.loan
         model.schedule(month + EMPLOYMENT_DELAY, self, idx[emp])
         model.schedule(month + self.delay, self, idx[~emp])
 

@@ -151,9 +151,10 @@ class Targeting(StrictModel):
         unit="fraction of poor people",
     )
     identification_rate: DatedFraction = param(
-        0.30,
-        "assumption: yearly dynamic adjustment (动态管理) registers about a third of the "
-        "unregistered poor each year; not in the sources",
+        0.10,
+        "assumption: yearly dynamic adjustment (动态管理) registers a tenth of the persistently "
+        "poor off the register each year; set loosely so the 2015-16 stock follows "
+        "sichuan_poor_population.csv (3.80M, 2.72M), where additions are small",
         unit="probability per household-year",
     )
     review_year: int | None = param(
@@ -169,9 +170,9 @@ class Targeting(StrictModel):
         unit="probability per wrongly included household",
     )
     review_identification_rate: Fraction = param(
-        0.6,
-        "assumption: the review finds most of the poor left off the register (national review "
-        "added 8.07M)",
+        0.3,
+        "assumption: the 2016 review finds a third of the poor left off the register (national "
+        "review added 8.07M); kept low so the 2016 stock follows sichuan_poor_population.csv",
         unit="probability per unregistered poor household",
     )
 
@@ -632,6 +633,11 @@ class Medical(PathwayConfig):
         0.9346,
         "calibration/parameters.csv: in_county_treatment_rate_poor Sichuan 2018",
         unit="fraction of stays",
+    )
+    cover_exited: bool = param(
+        True,
+        "seed (二十三) 保持扶贫政策不变: households that exited keep medical aid until the end of "
+        "the campaign",
     )
     premium_subsidy: NonNeg = param(
         120.0,
@@ -1157,6 +1163,12 @@ class HouseholdExit(StrictModel):
         "MODEL.md §5, seed (三): 两不愁三保障 (food, clothing; schooling, medical care, safe "
         "housing) plus safe water",
         default_factory=lambda: list(GUARANTEES),
+    )
+    require_stable: bool = param(
+        True,
+        "MODEL.md §5: 'stably above the line' — the household's income without this year's "
+        "transitory luck must also be above the line; the same test decides returns and new "
+        "poor (dynamic management follows persistent, not passing, poverty)",
     )
     return_detection_rate: Fraction = param(
         0.9,
