@@ -79,7 +79,7 @@ def initial_state(model: PovertyModel) -> None:
 def assess(model: PovertyModel, year: int) -> None:
     """Assess households, villages and counties at the end of ``year``; store the flows."""
     hh = model.households
-    scn = model.scenario
+    scn = model.params
     rules = scn.exits
     line = model.poverty_line
     size = hh.size.astype(np.float64)
@@ -159,7 +159,7 @@ def _apply_quota(
 def _assess_places(model: PovertyModel, year: int) -> None:
     hh = model.households
     P = model.places
-    rules = model.scenario.exits
+    rules = model.params.exits
     w = model.weight
     size = hh.size.astype(np.float64)
     reg_people_v = np.bincount(hh.village, weights=size * hh.registered,

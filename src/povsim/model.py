@@ -57,13 +57,13 @@ class ProvinceGovernment(mesa.Agent):
         gap_pc = np.maximum(m.poverty_line - m.pc_assessed, 0.0)
         gap = np.bincount(hh.county, weights=gap_pc * hh.size * reg * w,
                           minlength=m.places.n_counties)
-        amounts = source_amounts(m.scenario, year)
+        amounts = source_amounts(m.params, year)
         share = county_split(
-            m.scenario.budget.county_rule,
+            m.params.budget.county_rule,
             people,
             gap,
             m.places.county_poor,
-            m.scenario.budget.poor_county_min_share,
+            m.params.budget.poor_county_min_share,
         )
         return share[:, None] * amounts[None, :]
 
@@ -154,6 +154,8 @@ class PovertyModel(mesa.Model):
 
     Attributes
     ----------
+    params : Scenario
+        The scenario being run (not ``scenario``: Mesa 3.5 reserves that name).
     households : Households
         The household table (one row per simulated household).
     places : Places
@@ -171,7 +173,7 @@ class PovertyModel(mesa.Model):
         seed: int | None = None,
         base_dir: str | Path | None = None,
     ) -> None:
-        self.scenario = scenario
+        self.params = scenario
         self.seed_value = int(scenario.seed if seed is None else seed)
         self.streams = Streams(self.seed_value)
         # Mesa gets a generator of its own; povsim's processes draw only from named streams
@@ -257,7 +259,7 @@ class PovertyModel(mesa.Model):
         add("wrongly_included", np.bool_, "flag",
             "registered at the start although income was above the base-year line", ENGINE,
             values=hh.registered & (hh.initial_pc_income >= poverty_line(
-                self.scenario, self.calendar.base_year)))
+                self.params, self.calendar.base_year)))
         add("house_damage", np.int8, "code", "0 intact, 1 damaged, 2 destroyed by a disaster",
             ENGINE)
         add("relocated", np.bool_, "flag", "moved by the relocation pathway", ENGINE)
@@ -285,7 +287,7 @@ class PovertyModel(mesa.Model):
     def _source_pathway_matrix(self) -> np.ndarray:
         names = self.ledger.pathways
         mat = np.zeros((len(names), len(self.ledger.sources)), dtype=bool)
-        for s, (sname, src) in enumerate(self.scenario.budget.sources.items()):
+        for s, (sname, src) in enumerate(self.params.budget.sources.items()):
             allowed = set(src.pathways) if src.pathways is not None else set(names)
             for p, pname in enumerate(names):
                 mat[p, s] = pname in allowed
@@ -314,7 +316,7 @@ class PovertyModel(mesa.Model):
             [p.enabled for p in self.pathway_list] + [self.services.enabled], dtype=bool
         )
         allowed &= enabled[:, None]
-        b = self.scenario.budget
+        b = self.params.budget
         if b.pathway_rule == "shares":
             base = np.array([(b.pathway_shares or {}).get(n, 0.0) for n in self.ledger.pathways])
         else:
@@ -350,13 +352,13 @@ class PovertyModel(mesa.Model):
     # ---------------------------------------------------------------------------------------
     def _base_income(self) -> np.ndarray:
         hh = self.households
-        pension = at(self.scenario.population.pension_monthly, self.year) * 12.0
+        pension = at(self.params.population.pension_monthly, self.year) * 12.0
         market = (hh.wage_base.astype(np.float64) + hh.farm_base) * hh.transitory
         return market + hh.property_income + hh.other_transfers + hh.n_elderly * pension
 
     def _grow_incomes(self, year: int) -> None:
         hh = self.households
-        pop = self.scenario.population
+        pop = self.params.population
         g = at(pop.income_growth, year)
         factor = np.float32(np.exp(g))
         hh.wage_base *= factor
@@ -370,7 +372,7 @@ class PovertyModel(mesa.Model):
     def _start_year(self, year: int) -> None:
         hh = self.households
         self.year = year
-        scn = self.scenario
+        scn = self.params
         self.poverty_line = poverty_line(scn, year)
         self.dibao_line = dibao_line(scn, year)
         self._grow_incomes(year)
@@ -464,7 +466,7 @@ class PovertyModel(mesa.Model):
             progress = sys.stderr.isatty()
         t0 = time.perf_counter()
         with tqdm(total=self.n_steps, initial=self.month, disable=not progress, unit="month",
-                  desc=self.scenario.name) as bar:
+                  desc=self.params.name) as bar:
             while self.running and self.month < self.n_steps:
                 self.step()
                 bar.update(1)

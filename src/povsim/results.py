@@ -278,7 +278,7 @@ class Recorder:
         )
         ds["poor_counties"] = (("region",), self._by_region(P.county_poor.astype(float)),
                                _attrs("counties", "designated poor counties"))
-        scn = m.scenario
+        scn = m.params
         ds.attrs.update(
             {
                 "title": f"povsim results: {scn.name}",

@@ -47,7 +47,7 @@ class MedicalPathway(Pathway):
 
     def expected_need(self, model: PovertyModel, year: int) -> np.ndarray:
         hh = model.households
-        ill = model.scenario.shocks.illness
+        ill = model.params.shocks.illness
         mean_bill = ill.cost_median * np.exp(ill.cost_sigma**2 / 2)
         share = max(1.0 - self.config.base_reimbursement - self.config.oop_cap_share, 0.0)
         per_person = ill.rate * mean_bill * share + self.config.premium_subsidy

@@ -46,7 +46,7 @@ class ReconstructionPathway(Pathway):
     def eligible_now(self, model: PovertyModel, idx: np.ndarray) -> np.ndarray:
         """Which damaged households ``idx`` the pathway serves."""
         hh = model.households
-        near = model.scenario.population.near_poor_multiple * model.poverty_line
+        near = model.params.population.near_poor_multiple * model.poverty_line
         return hh.registered[idx] | (hh.pc_assessed[idx] < near)
 
     def aid(self, model: PovertyModel, idx: np.ndarray, month: int) -> np.ndarray:

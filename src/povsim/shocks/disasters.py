@@ -127,7 +127,7 @@ class DisasterShock(Component):
     def end_year(self, model: PovertyModel, year: int) -> None:
         hh = model.households
         recon = model.pathways.get("reconstruction")
-        cfg = model.scenario.pathways.reconstruction
+        cfg = model.params.pathways.reconstruction
         waiting_aid = (hh.recon_status > 0) if "recon_status" in hh else np.zeros(hh.n, bool)
         broken = (hh.house_damage > 0) & ~waiting_aid
         if recon is not None and recon.enabled:
