@@ -1,0 +1,122 @@
+"""The documentation stays true: its code examples run and its generated parts are current.
+
+- ``docs/extending.md``: the worked example (its ```python block) is executed as written, from
+  the repository root, and the registrations it makes are removed afterwards so that other tests
+  see an unchanged registry.
+- ``docs/results.md``: its ```python blocks run, and every variable a baseline run produces is
+  listed in it.
+- ``docs/parameters.md``: regenerated in memory by ``docs/make_parameters.py`` and compared with
+  the file (run ``python docs/make_parameters.py`` after changing the schema).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import povsim
+from povsim import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+
+def python_blocks(page: Path) -> list[str]:
+    """The ```python fenced blocks of a Markdown page, in order."""
+    return FENCE.findall(page.read_text(encoding="utf-8"))
+
+
+def load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_parameters", DOCS / "make_parameters.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[None]:
+    """Undo any registration a docs example makes (the registries are process-wide)."""
+    before = {
+        "pathway": dict(registry.PATHWAYS),
+        "shock": dict(registry.SHOCKS),
+        "output": dict(registry.OUTPUTS),
+    }
+    try:
+        yield
+    finally:
+        for table, saved in (
+            (registry.PATHWAYS, before["pathway"]),
+            (registry.SHOCKS, before["shock"]),
+            (registry.OUTPUTS, before["output"]),
+        ):
+            table.clear()
+            table.update(saved)
+
+
+def run_blocks(page: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    blocks = python_blocks(page)
+    assert blocks, f"{page.name} has no ```python block"
+    monkeypatch.chdir(ROOT)  # the examples use paths relative to the repository root
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    for i, code in enumerate(blocks):
+        where = f"{page.relative_to(ROOT)} (python block {i + 1})"
+        exec(compile(code, where, "exec"), namespace)  # noqa: S102 - running the docs is the test
+    return namespace
+
+
+def test_extending_example_runs(monkeypatch: pytest.MonkeyPatch, clean_registry: None) -> None:
+    page = DOCS / "extending.md"
+    assert len(python_blocks(page)) == 1, "extending.md should hold exactly one python block"
+    ns = run_blocks(page, monkeypatch)
+    ds = ns["ds"]
+    assert "eco_ranger" in ds["pathway"].values
+    assert "eco_rangers" in ds
+    assert "eco_ranger" in registry.PATHWAYS and "wage_slump" in registry.SHOCKS
+
+
+def test_extending_example_leaves_registry_clean() -> None:
+    # runs after the example (file order): the fixture must have removed its registrations
+    assert "eco_ranger" not in registry.PATHWAYS
+    assert "wage_slump" not in registry.SHOCKS
+    assert "eco_rangers" not in registry.OUTPUTS
+
+
+def test_results_snippets_run(monkeypatch: pytest.MonkeyPatch, clean_registry: None) -> None:
+    run_blocks(DOCS / "results.md", monkeypatch)
+
+
+def test_results_lists_every_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    ds = povsim.run("scenarios/baseline.yaml", seed=7, scale=2000)
+    text = (DOCS / "results.md").read_text(encoding="utf-8")
+    missing = [name for name in ds.data_vars if f"`{name}`" not in text]
+    assert not missing, (
+        f"docs/results.md does not describe these result variables: {', '.join(missing)}"
+    )
+
+
+def test_parameters_page_is_current() -> None:
+    generator = load_generator()
+    expected = generator.render()
+    current = (DOCS / "parameters.md").read_text(encoding="utf-8")
+    assert current == expected, (
+        "docs/parameters.md is out of date with the scenario schema; "
+        "run: python docs/make_parameters.py"
+    )
+
+
+def test_parameters_page_lists_every_leaf_parameter() -> None:
+    from povsim.scenario import Scenario, iter_parameters
+
+    text = (DOCS / "parameters.md").read_text(encoding="utf-8")
+    generator = load_generator()
+    for key, value, _ in iter_parameters(Scenario()):
+        if not generator.is_container(value):
+            assert f"`{key}`" in text, f"{key} missing from docs/parameters.md"
