@@ -1,8 +1,10 @@
 """危房改造 — dangerous-house renovation of the registered poor (seed (十)).
 
-Registered households in a dangerous house are renovated in place for ``unit_cost``; so are
-households in a hazard zone that will not move (or when relocation is switched off): their house
-is reinforced where it stands. The housing guarantee holds from ``delay_months`` later.
+Registered households in a dangerous house are renovated in place for ``unit_cost``. Households
+in a hazard zone that will not move have their house reinforced where it stands, with hazard
+works, for ``hazard_unit_cost``. Willing hazard-zone households are left to relocation (if
+relocation is switched off they stay unsafe: renovation does not remove a hazard they would
+have moved away from). The housing guarantee holds from ``delay_months`` later.
 """
 
 from __future__ import annotations
@@ -30,15 +32,12 @@ class HousingRenovationPathway(Pathway):
 
     def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
         hh = model.households
-        reloc = model.pathways.get("relocation")
-        no_move = ~hh.willing_to_move
-        if reloc is None or not reloc.enabled:
-            no_move = np.ones(hh.n, dtype=bool)
         return (hh.registered & (hh.reno_status == 0) & ~hh.relocated
-                & (hh.house_dangerous | (hh.hazard_zone & no_move)))
+                & (hh.house_dangerous | (hh.hazard_zone & ~hh.willing_to_move)))
 
     def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
-        return np.full(len(idx), self.config.unit_cost)
+        hh = model.households
+        return np.where(hh.hazard_zone[idx], self.config.hazard_unit_cost, self.config.unit_cost)
 
     def enrol(self, model: PovertyModel, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:

@@ -1064,6 +1064,7 @@ def build_scenario(
     *,
     file: str | None = None,
     locations: Locations | None = None,
+    explicit: set[str] | None = None,
 ) -> Scenario:
     """Validate scenario data.
 
@@ -1075,6 +1076,9 @@ def build_scenario(
         File the data came from, for messages (used when a key has no location).
     locations
         ``{key_path: (file, line)}`` as returned by :func:`load_yaml`.
+    explicit
+        Dotted keys the user wrote (checked against the calendar); by default every key of
+        ``data``.
 
     Returns
     -------
@@ -1089,7 +1093,10 @@ def build_scenario(
     """
     if not isinstance(data, Mapping):
         raise ScenarioError("expected a mapping at the top level", file=file, found=_short(data))
-    explicit = _key_paths(data)
+    if explicit is None:
+        explicit = _key_paths(data)
+    else:
+        explicit = {p for key in explicit for p in _prefixes(key)}
     merged = _with_defaults(data)
     token = EXPLICIT_KEYS.set(explicit)
     try:
@@ -1101,6 +1108,12 @@ def build_scenario(
         raise ScenarioErrors(errors) from None
     finally:
         EXPLICIT_KEYS.reset(token)
+
+
+def _prefixes(key: str) -> set[str]:
+    """``"a.b.c"`` -> ``{"a", "a.b", "a.b.c"}``."""
+    parts = key.split(".")
+    return {".".join(parts[: i + 1]) for i in range(len(parts))}
 
 
 def _key_paths(data: Any, prefix: str = "") -> set[str]:

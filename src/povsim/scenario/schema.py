@@ -683,7 +683,16 @@ class Reconstruction(PathwayConfig):
 
 
 class HousingRenovation(PathwayConfig):
-    """危房改造 (seed (十)): dangerous houses of the registered poor made safe in place."""
+    """危房改造 (seed (十)): dangerous houses of the registered poor made safe in place, and
+    houses of hazard-zone households that will not move reinforced where they stand."""
+
+    hazard_unit_cost: NonNeg = param(
+        30000.0,
+        "assumption: in-place reinforcement plus hazard works (地质灾害防治, seed (十八)) for a "
+        "household in a hazard zone that will not move; about the Henan relocation subsidy per "
+        "person (parameters.csv relocation_housing_subsidy_per_person 30,000)",
+        unit="yuan per household",
+    )
 
     delay_months: int = param(
         6, "assumption: months to renovate", unit="months", ge=0, le=120
@@ -1361,7 +1370,9 @@ class Scenario(StrictModel):
         explicit = EXPLICIT_KEYS.get()
 
         def check_years(value: Any, where: str) -> None:
-            if explicit is not None and where not in explicit:
+            # only values a user wrote (known to the loader) are checked against the calendar;
+            # defaults and scenarios rebuilt from their JSON are taken as they are
+            if explicit is None or where not in explicit:
                 return
             if isinstance(value, dict):
                 if not value:
@@ -1420,7 +1431,7 @@ class Scenario(StrictModel):
 
         data = self.model_dump(mode="python")
         apply_overrides(data, overrides)
-        return build_scenario(data)
+        return build_scenario(data, explicit=set(overrides))
 
     def sha256(self) -> str:
         """SHA-256 of the canonical JSON form: equal for equal scenarios, whatever the files."""
