@@ -1,0 +1,151 @@
+"""The synthetic population: exact starting stock, consistent composition and places."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from _support import MODEL_SETTINGS, SCENARIOS, START_STOCK, baseline_small
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from povsim.population.synthesis import SyntheticPopulation, synthesize
+from povsim.rng import Streams
+from povsim.scenario import Scenario, load_scenario
+
+
+@lru_cache(maxsize=1)
+def _baseline() -> Scenario:
+    return load_scenario(SCENARIOS / "baseline.yaml")
+
+
+def population(scale: int, seed: int = 7, **overrides: object) -> SyntheticPopulation:
+    """The baseline's population at ``scale`` (only the population is built, no model)."""
+    scn = _baseline().with_overrides({"population.scale": scale, **overrides})
+    return synthesize(scn, Streams(seed), SCENARIOS)
+
+
+def registered_people(pop: SyntheticPopulation) -> int:
+    """Weighted registered people of a population (persons)."""
+    hh = pop.households
+    return int((hh.size.astype(np.int64) * hh.registered).sum()) * pop.scale
+
+
+def expected_stock(scale: int) -> int:
+    """What the register must hold at ``scale``: scale × round(4,976,500 / scale)."""
+    return scale * round(START_STOCK / scale)
+
+
+@pytest.mark.parametrize("scale", [10, 100, 500, 1000, 1500])
+def test_starting_stock_exact(scale: int) -> None:
+    """At scale K the weighted registered total is K × round(4,976,500 / K)."""
+    assert registered_people(population(scale)) == expected_stock(scale)
+
+
+@pytest.mark.slow
+def test_starting_stock_exact_full_scale() -> None:
+    """At scale 1 (about 7.7 million households) the register holds exactly 4,976,500."""
+    assert registered_people(population(1)) == START_STOCK
+
+
+COARSE_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="BUG: synthesize() (src/povsim/population/synthesis.py, registration step) forces "
+    "n >= 1 household in a group with a registered target but never makes up a shortfall: "
+    "when a group's few simulated households hold fewer people than its target (e.g. "
+    "丹巴县 at 1:2000 seed 7: target 5, the last household has size 1), the missing people are "
+    "dropped, so the starting stock falls short at coarse scales (1:2000 gives 4,974,000, "
+    "not 4,976,000; it happens from about 1:800 depending on the seed)",
+)
+
+
+@pytest.mark.parametrize(
+    ("scale", "seed"),
+    [pytest.param(2000, 7, marks=COARSE_BUG), pytest.param(5000, 7, marks=COARSE_BUG),
+     pytest.param(868, 1486393352, marks=COARSE_BUG),
+     pytest.param(981, 186776492, marks=COARSE_BUG)],
+)
+def test_starting_stock_exact_coarse(scale: int, seed: int) -> None:
+    """At coarse scales too the weighted registered total is K × round(4,976,500 / K)."""
+    assert registered_people(population(scale, seed)) == expected_stock(scale)
+
+
+@settings(MODEL_SETTINGS, max_examples=10)
+@given(scale=st.integers(20, 600), seed=st.integers(0, 2**31 - 1))
+def test_starting_stock_exact_any_seed(scale: int, seed: int) -> None:
+    """For any seed and a scale from 1:20 to 1:600 the register is exactly
+    K × round(4,976,500 / K)."""
+    assert registered_people(population(scale, seed)) == expected_stock(scale)
+
+
+def test_registered_poor_setting_scales_the_register() -> None:
+    """``population.registered_poor`` sets the starting stock (here half of it)."""
+    pop = population(100, **{"population.registered_poor": START_STOCK // 2})
+    assert registered_people(pop) == 100 * round((START_STOCK // 2) / 100)
+
+
+def test_composition_consistent() -> None:
+    """Sizes 1-10; workers, elderly and children fit in the household; flags are booleans."""
+    hh = population(500).households
+    size = hh.size.astype(int)
+    assert size.min() >= 1 and size.max() <= 10
+    for name in ("n_labour", "n_elderly", "n_children", "n_disabled", "n_chronic"):
+        assert hh[name].min() >= 0, name
+    assert np.all(hh.n_labour + hh.n_elderly + hh.n_children <= size)
+    assert np.all(hh.n_disabled <= size) and np.all(hh.n_chronic <= size)
+    assert np.all(hh.initial_pc_income > 0)
+    # registered households all have a cause; the others none
+    assert np.all((hh.cause >= 0) == hh.registered)
+
+
+def test_rows_sorted_by_county_and_village() -> None:
+    """Counties and villages are contiguous row slices that agree with the places table."""
+    pop = population(500)
+    hh, P = pop.households, pop.places
+    assert np.all(np.diff(hh.county.astype(int)) >= 0)
+    assert np.all(np.diff(hh.village.astype(int)) >= 0)
+    for c in range(P.n_counties):
+        sl = P.county_slice(c)
+        assert np.all(hh.county[sl] == c)
+    starts, stops = P.village_start, P.village_stop
+    assert starts[0] == 0 and stops[-1] == hh.n
+    np.testing.assert_array_equal(starts[1:], stops[:-1])
+    # each household's village belongs to its county
+    np.testing.assert_array_equal(P.village_county[hh.village], hh.county)
+    assert np.all(hh.region == P.county_region[hh.county])
+
+
+def test_places_totals() -> None:
+    """88 poor counties and about 11,501 poor villages (weighted)."""
+    P = population(100).places
+    assert int(P.county_poor.sum()) == 88
+    villages = float((P.village_weight * P.village_poor).sum())
+    assert abs(villages - 11_501) <= 0.01 * 11_501
+
+
+def test_population_deterministic_and_seeded() -> None:
+    """The same seed builds the same households; another seed builds others."""
+    a, b, c = population(2000, 7), population(2000, 7), population(2000, 8)
+    for name in a.households.columns:
+        np.testing.assert_array_equal(a.households[name], b.households[name], err_msg=name)
+    assert a.households.n != c.households.n or not np.array_equal(
+        a.households.initial_pc_income, c.households.initial_pc_income)
+
+
+def test_policy_does_not_change_population() -> None:
+    """Budget and pathway settings leave the synthetic population unchanged (common random
+    numbers)."""
+    a = population(2000)
+    b = population(2000, **{"budget.scale": 0.3, "pathways.dibao.enabled": False})
+    for name in a.households.columns:
+        np.testing.assert_array_equal(a.households[name], b.households[name], err_msg=name)
+
+
+def test_model_start_matches_population(small_scenario: Scenario) -> None:
+    """The first year of a run records the population's starting register."""
+    from _support import run_small
+
+    pop = synthesize(baseline_small(), Streams(small_scenario.seed), SCENARIOS)
+    ds = run_small()
+    assert float(ds["registered_poor"].isel(year=0).sum()) == registered_people(pop)
