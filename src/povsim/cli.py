@@ -40,13 +40,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from pydantic import BaseModel
+
     from povsim.scenario.schema import iter_parameters
 
     scn = _load(args.scenario, args.set)
     for key, value, meta in iter_parameters(scn):
-        if hasattr(value, "model_fields"):
+        if isinstance(value, BaseModel):
             continue
-        if isinstance(value, dict) and value and hasattr(next(iter(value.values())), "model_fields"):
+        if isinstance(value, dict) and value and isinstance(next(iter(value.values())), BaseModel):
             continue
         unit = f" [{meta['unit']}]" if meta.get("unit") else ""
         print(f"{key} = {value!r}{unit}")
