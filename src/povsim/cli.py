@@ -154,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("povsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # output piped into a command that stopped reading (e.g. `| head`): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
