@@ -6,6 +6,14 @@ Quick start::
     scn = povsim.load_scenario("scenarios/baseline.yaml")
     ds = povsim.run(scn, seed=7)              # an xarray.Dataset
     print(povsim.format_table(povsim.evaluate_targets(ds)))
+
+Many runs (dask.distributed, common random numbers, resumable zarr stores)::
+
+    cmp = povsim.compare(["scenarios/baseline.yaml", "scenarios/no_line_merge.yaml"],
+                         replicates=10, output="cmp.zarr")
+    sw = povsim.sweep("scenarios/baseline.yaml", {"budget.scale": [0.5, 1.0, 1.5]},
+                      replicates=10, output="budget.zarr")
+    fr = povsim.frontier(sw, key="budget.scale", level=0.9)
 """
 
 from __future__ import annotations
@@ -27,7 +35,15 @@ from povsim.targets import format_table, target_table
 
 __version__ = povsim_version()
 
+#: names served lazily from :mod:`povsim.ensembles` (it imports dask, which is slow to import)
+_ENSEMBLE_API = ("attribution", "compare", "frontier", "open_ensemble", "sweep")
+
 __all__ = [
+    "attribution",
+    "compare",
+    "frontier",
+    "open_ensemble",
+    "sweep",
     "Component",
     "CountyGovernment",
     "DataError",
@@ -48,6 +64,14 @@ __all__ = [
     "target_table",
     "write_dataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENSEMBLE_API:
+        from povsim import ensembles
+
+        return getattr(ensembles, name)
+    raise AttributeError(f"module 'povsim' has no attribute {name!r}")
 
 
 def run(
