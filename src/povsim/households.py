@@ -16,7 +16,7 @@ import numpy as np
 
 from povsim.errors import ModelBuildError
 
-__all__ = ["Column", "Households", "CAUSES"]
+__all__ = ["CAUSES", "Column", "Households", "segment_sums"]
 
 #: Primary causes of poverty recorded at registration (MODEL.md §2), code = index.
 CAUSES: tuple[str, ...] = ("illness", "disability", "disaster", "lack_of_labour", "lack_of_means")
@@ -62,7 +62,10 @@ class Households:
                 f"household column {column.name!r} is declared by both {other.owner!r} and "
                 f"{column.owner!r}; one variable may have only one owner"
             )
-        if values is None:
+        if values is None and not column.fill:
+            # zero pages are mapped lazily: a column that stays mostly zero costs little memory
+            arr = np.zeros(self.n, dtype=column.dtype)
+        elif values is None:
             arr = np.full(self.n, column.fill, dtype=column.dtype)
         else:
             arr = np.asarray(values, dtype=column.dtype)
@@ -114,3 +117,50 @@ class Households:
 
     def __repr__(self) -> str:
         return f"<Households n={self.n} columns={len(self._columns)} {self.nbytes() / 1e6:.1f} MB>"
+
+
+def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
+                 dtype: Any = None) -> np.ndarray:
+    """Sums of ``values`` over contiguous row segments, such as the households of each county.
+
+    Households are sorted by county and village, so a per-county total is a sum over a slice;
+    this is much cheaper than ``np.bincount(hh.county, weights=values)`` over millions of rows.
+
+    Parameters
+    ----------
+    values
+        One value per household row.
+    start, stop
+        Row bounds of each segment (``values[start[i]:stop[i]]``). Segments may be empty; the
+        non-empty ones must follow each other without gaps (each starts where the previous one
+        stops), as counties and villages do.
+    dtype
+        Accumulator dtype (e.g. ``np.int64`` to sum small integers without overflow); by default
+        that of ``values``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One sum per segment (0 for an empty segment).
+
+    Notes
+    -----
+    Integer sums are exact. Floating-point sums are pairwise, so they may differ from a
+    sequential sum (``np.bincount``) in the last bits; sum integer-valued quantities (people,
+    households) as integers where results must not depend on the summation order.
+    """
+    start = np.asarray(start, dtype=np.intp)
+    stop = np.asarray(stop, dtype=np.intp)
+    acc = np.dtype(dtype) if dtype is not None else np.asarray(values).dtype
+    if acc == np.bool_:
+        acc = np.dtype(np.int64)
+    out = np.zeros(len(start), dtype=acc)
+    nonempty = stop > start
+    if nonempty.any():
+        # reduceat sums from each start to the next one: drop empty segments so that the next
+        # start is this segment's stop, and cut the rows after the last segment
+        first, last = start[nonempty], stop[nonempty]
+        if np.any(first[1:] != last[:-1]):
+            raise ValueError("segments must follow each other without gaps")
+        out[nonempty] = np.add.reduceat(values[: int(last[-1])], first, dtype=acc)
+    return out

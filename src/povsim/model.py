@@ -4,8 +4,9 @@ Households are columns of numpy arrays owned by the model (:mod:`povsim.househol
 province and the county governments are Mesa agents. One year runs as:
 
 1. **January** — the province sets the lines, grows incomes and splits the year's money across
-   counties; each :class:`CountyGovernment` splits its money across pathways and enrols
-   eligible households in priority order until money or capacity runs out (the rest wait).
+   counties; each :class:`CountyGovernment` splits its money across pathways and pays for
+   eligible households in priority order until money or capacity runs out (the rest wait);
+   the model then enrols the chosen households of all counties, pathway by pathway.
 2. **Every month** — shocks strike (illness, disasters), delayed pathway effects begin, incomes
    accrue.
 3. **December** — households are assessed: registered households whose per-capita income is
@@ -28,8 +29,8 @@ import povsim.shocks  # noqa: F401 - registers the built-in shocks
 from povsim import exits as exits_mod
 from povsim.budget import Ledger, county_split, source_amounts
 from povsim.components import Component
-from povsim.errors import ModelBuildError
-from povsim.households import Households
+from povsim.errors import ModelBuildError, PovsimError
+from povsim.households import Households, segment_sums
 from povsim.lines import dibao_line, poverty_line
 from povsim.pathways.base import Pathway
 from povsim.population.synthesis import synthesize
@@ -53,7 +54,7 @@ class ProvinceGovernment(mesa.Agent):
         hh = m.households
         w = m.weight
         reg = hh.registered
-        people = np.bincount(hh.county, weights=hh.size * reg * w, minlength=m.places.n_counties)
+        people = m.county_sum(hh.size * reg, dtype=np.int64) * w
         gap_pc = np.maximum(m.poverty_line - m.pc_assessed, 0.0)
         gap = np.bincount(hh.county, weights=gap_pc * hh.size * reg * w,
                           minlength=m.places.n_counties)
@@ -86,12 +87,29 @@ class CountyGovernment(mesa.Agent):
         self.slice = model.places.county_slice(county)
         self.exited_year: int | None = None
 
-    def plan(self, year: int, month: int) -> None:
-        """Split this county's money across pathways and enrol households for ``year``."""
+    def plan(self, year: int, month: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Split this county's money across pathways and choose whom to enrol in ``year``.
+
+        The county pays (from its ledger envelopes) for the eligible households it can afford
+        in priority order, marks them served and the rest waiting, and builds village services.
+        Enrolment itself is left to the model, which enrols the chosen households of all
+        counties pathway by pathway (see :meth:`PovertyModel.enrol_chosen`).
+
+        Parameters
+        ----------
+        year, month
+            The planning year and the month (step) it happens in.
+
+        Returns
+        -------
+        dict
+            Pathway name → ``(idx, credit_ok)``: the households paid for, in priority order, and
+            whether the credit each asked for was available. Only pathways with someone chosen
+            appear.
+        """
         m: PovertyModel = self.model  # type: ignore[assignment]
         ledger = m.ledger
         c = self.county
-        sl = self.slice
         pathways = m.pathway_list
         need = np.zeros(len(ledger.pathways))
         candidates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -101,16 +119,19 @@ class CountyGovernment(mesa.Agent):
             if pw.event_driven:
                 need[p_i] = m.event_need[pw.name][c]
                 continue
-            mask = m.eligible_masks[pw.name][sl]
-            idx = np.flatnonzero(mask) + sl.start
-            if idx.size == 0:
+            cand = m.plan_candidates.get(pw.name)
+            if cand is None:
                 continue
-            cost = pw.cost(m, idx, year) * m.weight
-            candidates[pw.name] = (idx, cost, pw.credit(m, idx, year) * m.weight)
-            need[p_i] = cost.sum()
+            idx, cost, credit, lo, hi = cand
+            if hi[c] == lo[c]:
+                continue
+            sel = slice(int(lo[c]), int(hi[c]))
+            candidates[pw.name] = (idx[sel], cost[sel], credit[sel])
+            need[p_i] = cost[sel].sum()
         s_idx = ledger.pathway_index("services")
         need[s_idx] = m.services.need(m, c) if m.services.enabled else 0.0
         ledger.set_envelopes(c, m.envelope_weights(need))
+        chosen_by_pathway: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for p_i, pw in enumerate(pathways):
             if pw.name not in candidates:
                 continue
@@ -120,9 +141,19 @@ class CountyGovernment(mesa.Agent):
             grant_left = ledger.remaining(c, p_i, "grant")
             k = int(np.searchsorted(np.cumsum(cost), grant_left + 1e-6, side="right"))
             cap = m.county_capacity[pw.name][c]
-            if np.isfinite(cap):
-                units = pw.units(m, idx) * m.weight
-                k = min(k, int(np.searchsorted(np.cumsum(units), cap + 1e-6, side="right")))
+            if np.isfinite(cap) and k:
+                units = pw.units(m, idx[:k]) * m.weight
+                cum = np.cumsum(units)
+                k_cap = int(np.searchsorted(cum, cap + 1e-6, side="right"))
+                if k_cap < k:
+                    # a simulated household stands for `weight` real ones: admit the marginal
+                    # one with the probability of the capacity left for it, so capacity is
+                    # used in expectation however coarse the scale
+                    left = cap - (cum[k_cap - 1] if k_cap else 0.0)
+                    u = m.capacity_draw(pw.name, year, int(idx[k_cap]))
+                    if u < left / units[k_cap]:
+                        k_cap += 1
+                    k = k_cap
             chosen = idx[:k]
             if k:
                 paid = ledger.draw(c, p_i, float(cost[:k].sum()), "grant")
@@ -133,11 +164,12 @@ class CountyGovernment(mesa.Agent):
                 ok = np.cumsum(req) <= credit_left + 1e-6
                 ok &= req > 0
                 ledger.draw(c, p_i, float(req[ok].sum()), "credit")
-                pw.enrol(m, chosen, year, month, ok)
+                chosen_by_pathway[pw.name] = (chosen, ok)
             m.served[pw.name][chosen] = True
             m.waiting_mask[pw.name][idx[k:]] = True
         if m.services.enabled:
             m.services.build(m, c, s_idx)
+        return chosen_by_pathway
 
 
 class PovertyModel(mesa.Model):
@@ -174,7 +206,10 @@ class PovertyModel(mesa.Model):
         base_dir: str | Path | None = None,
     ) -> None:
         self.params = scenario
-        self.seed_value = int(scenario.seed if seed is None else seed)
+        raw_seed = scenario.seed if seed is None else seed
+        if isinstance(raw_seed, bool) or not isinstance(raw_seed, (int, np.integer)) or raw_seed < 0:
+            raise PovsimError(f"seed must be a non-negative integer, got {raw_seed!r}")
+        self.seed_value = int(raw_seed)
         self.streams = Streams(self.seed_value)
         # Mesa gets a generator of its own; povsim's processes draw only from named streams
         super().__init__(rng=self.streams.get("mesa"))
@@ -189,6 +224,9 @@ class PovertyModel(mesa.Model):
         self.year = self.calendar.base_year
         self.n_steps = self.calendar.n_steps
         self._queue: dict[int, list[tuple[Pathway, np.ndarray]]] = {}
+        self._priority_draws: dict[str, np.ndarray] = {}
+        #: cost and credit of the eligible households while the counties plan (January)
+        self.plan_candidates: dict[str, tuple[np.ndarray, ...]] = {}
 
         self._declare_engine_columns()
         self.pathways: dict[str, Pathway] = {}
@@ -332,11 +370,34 @@ class PovertyModel(mesa.Model):
         hh = self.households
         pc = self.pc_assessed[idx]
         if rule == "random":
-            u = self.draws(f"priority.{pathway.name}", self.year)[idx]
-            return np.argsort(u, kind="stable")
+            # one draw per household and year, shared by every county's call this year
+            u = self._priority_draws.get(pathway.name)
+            if u is None:
+                u = self._priority_draws[pathway.name] = self.draws(
+                    f"priority.{pathway.name}", self.year)
+            return np.argsort(u[idx], kind="stable")
         if rule == "registered_first":
             return np.lexsort((pc, ~hh.registered[idx]))
         return np.argsort(pc, kind="stable")
+
+    def county_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """Per-county sums of one value per household (simulated units, not weighted).
+
+        Households are sorted by county, so each county is a slice; see
+        :func:`povsim.households.segment_sums`. Sum integer-valued quantities (people,
+        households) with ``dtype=np.int64``: the result is then exact.
+        """
+        P = self.places
+        return segment_sums(values, P.county_start, P.county_stop, dtype=dtype)
+
+    def capacity_draw(self, pathway: str, year: int, i: int) -> float:
+        """The uniform of household ``i`` deciding a marginal capacity place in ``year``."""
+        key = (pathway, year)
+        cache = self.__dict__.setdefault("_capacity_draws", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = self.draws(f"capacity.{pathway}", year)
+        return float(cache[key][i])
 
     def draws(self, name: str, *keys: int, dtype: Any = np.float32) -> np.ndarray:
         """One uniform per household for process ``name`` at ``keys`` (common random numbers)."""
@@ -350,11 +411,31 @@ class PovertyModel(mesa.Model):
     # ---------------------------------------------------------------------------------------
     # the yearly cycle
     # ---------------------------------------------------------------------------------------
-    def _base_income(self) -> np.ndarray:
+    def _base_income(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Yearly income before pathways: market income, property, transfers and pensions.
+
+        Parameters
+        ----------
+        out
+            Optional float64 array (one value per household) to write into, which avoids
+            allocating temporaries over all households.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(wage_base + farm_base) × transitory + property_income + other_transfers +
+            n_elderly × pension`` in yuan per year, summed in that order in float64.
+        """
         hh = self.households
         pension = at(self.params.population.pension_monthly, self.year) * 12.0
-        market = (hh.wage_base.astype(np.float64) + hh.farm_base) * hh.transitory
-        return market + hh.property_income + hh.other_transfers + hh.n_elderly * pension
+        if out is None:
+            out = np.empty(hh.n, dtype=np.float64)
+        np.add(hh.wage_base, hh.farm_base, out=out, dtype=np.float64)
+        out *= hh.transitory
+        out += hh.property_income
+        out += hh.other_transfers
+        out += hh.n_elderly * pension
+        return out
 
     def _grow_incomes(self, year: int) -> None:
         hh = self.households
@@ -383,39 +464,103 @@ class PovertyModel(mesa.Model):
         hh.loss_ytd[:] = 0.0
         hh.benefit_ytd[:] = 0.0
         # planning
-        self.eligible_masks: dict[str, np.ndarray] = {}
         self.served: dict[str, np.ndarray] = {}
         self.waiting_mask: dict[str, np.ndarray] = {}
         self.event_need: dict[str, np.ndarray] = {}
         self.county_capacity: dict[str, np.ndarray] = {}
+        self._priority_draws: dict[str, np.ndarray] = {}
+        eligible: dict[str, np.ndarray] = {}  # row indices of the eligible, by pathway
         C = self.places.n_counties
         for pw in self.pathway_list:
             self.served[pw.name] = np.zeros(hh.n, dtype=bool)
             self.waiting_mask[pw.name] = np.zeros(hh.n, dtype=bool)
             if not pw.enabled:
-                self.eligible_masks[pw.name] = np.zeros(hh.n, dtype=bool)
                 self.county_capacity[pw.name] = np.zeros(C)
                 continue
             if pw.event_driven:
                 self.event_need[pw.name] = pw.expected_need(self, year)
-                self.eligible_masks[pw.name] = np.zeros(hh.n, dtype=bool)
                 self.county_capacity[pw.name] = np.full(C, np.inf)
                 continue
-            mask = pw.eligible(self, year)
-            self.eligible_masks[pw.name] = mask
+            idx = np.flatnonzero(pw.eligible(self, year))
+            eligible[pw.name] = idx
             cap = pw.config.capacity
             if cap is None:
                 self.county_capacity[pw.name] = np.full(C, np.inf)
             else:
                 total = at(cap, year)
-                idx = np.flatnonzero(mask)
                 units = np.bincount(hh.county[idx], weights=pw.units(self, idx) * self.weight,
                                     minlength=C)
                 share = units / units.sum() if units.sum() > 0 else np.zeros(C)
                 self.county_capacity[pw.name] = share * total
         self.ledger.open_year(year, self.province.allocate(year))
-        self.agents_by_type[CountyGovernment].do("plan", year, self.month)
-        hh.monthly_income[:] = self._base_income()
+        self.plan_candidates = self._plan_candidates(eligible, year)
+        chosen = [county.plan(year, self.month) for county in self.counties]
+        self.plan_candidates = {}
+        self._priority_draws = {}
+        self.enrol_chosen(chosen, year, self.month)
+        self._set_monthly_income()
+
+    def _plan_candidates(
+        self, eligible: dict[str, np.ndarray], year: int
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Cost and credit of every eligible household, computed once for all counties.
+
+        Parameters
+        ----------
+        eligible
+            Sorted row indices of the eligible households, by pathway.
+        year
+            The planning year.
+
+        Returns
+        -------
+        dict
+            Pathway name → ``(idx, cost, credit, lo, hi)``: the eligible rows, their grant cost
+            and credit (yuan per simulated household, i.e. times ``weight``), and for each
+            county the bounds ``idx[lo[c]:hi[c]]`` of its households. Costs are per household,
+            so one call over all counties gives what a call per county would.
+        """
+        P = self.places
+        out = {}
+        for pw in self.pathway_list:
+            idx = eligible.get(pw.name)
+            if idx is None or idx.size == 0:
+                continue
+            cost = pw.cost(self, idx, year) * self.weight
+            credit = pw.credit(self, idx, year) * self.weight
+            lo = np.searchsorted(idx, P.county_start, side="left")
+            hi = np.searchsorted(idx, P.county_stop, side="left")
+            out[pw.name] = (idx, cost, credit, lo, hi)
+        return out
+
+    def enrol_chosen(self, chosen: list[dict[str, tuple[np.ndarray, np.ndarray]]], year: int,
+                     month: int) -> None:
+        """Enrol the households the counties paid for, pathway by pathway.
+
+        Each pathway's :meth:`~povsim.pathways.base.Pathway.enrol` is called once with the
+        chosen households of all counties (county by county, each in priority order) rather
+        than once per county: enrolment acts on each household separately, so the outcome is
+        the same, and a pathway that draws one number per household for the year does so once.
+
+        Parameters
+        ----------
+        chosen
+            One dict per county, as returned by :meth:`CountyGovernment.plan`.
+        year, month
+            The planning year and month.
+        """
+        for pw in self.pathway_list:
+            parts = [c[pw.name] for c in chosen if pw.name in c]
+            if not parts:
+                continue
+            idx = np.concatenate([p[0] for p in parts])
+            ok = np.concatenate([p[1] for p in parts])
+            pw.enrol(self, idx, year, month, ok)
+
+    def _set_monthly_income(self) -> None:
+        """Set every household's monthly income: (base income + components' income) / 12."""
+        hh = self.households
+        self._base_income(out=hh.monthly_income)
         for comp in self.components:
             extra = comp.income(self)
             if extra is not None:

@@ -78,7 +78,10 @@ class ServicesProgramme(Component):
             return
         P = model.places
         hh = model.households
-        reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
+        # registered people per village, over this county's households only (its villages)
+        sl = P.county_slice(c)
+        reg = np.bincount(hh.village[sl], weights=hh.size[sl] * hh.registered[sl],
+                          minlength=P.n_villages)
         inc = reg[v] * model.weight / np.maximum(model.village_population[v], 1.0)
         # safe water first everywhere (households' guarantee depends on it), then the rest,
         # poor villages with the highest incidence first

@@ -51,8 +51,7 @@ class MedicalPathway(Pathway):
         mean_bill = ill.cost_median * np.exp(ill.cost_sigma**2 / 2)
         share = max(1.0 - self.config.base_reimbursement - self.config.oop_cap_share, 0.0)
         per_person = ill.rate * mean_bill * share + self.config.premium_subsidy
-        people = np.bincount(hh.county, weights=hh.size * hh.registered,
-                             minlength=model.places.n_counties) * model.weight
+        people = model.county_sum(hh.size * hh.registered, dtype=np.int64) * model.weight
         return people * per_person
 
     def start_year(self, model: PovertyModel, year: int) -> None:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 from povsim.households import CAUSES, Households
 from povsim.population.data import read_counties, read_regions, resolve_data_path
@@ -35,6 +35,7 @@ from povsim.scenario.schema import REGIONS, Scenario, at
 __all__ = ["SyntheticPopulation", "synthesize"]
 
 OWNER = "population"
+MAX_HOUSEHOLD_SIZE = 10  # assumption: sizes are 1 + Poisson(mean - 1), capped at 10
 
 # assumption: shares used to draw household members; no composition data in the sources
 ELDERLY_SHARE = 0.18  # assumption: members aged 60+
@@ -137,6 +138,51 @@ def _plan_groups(scn: Scenario, counties, regions) -> tuple[list[_Group], np.nda
     return groups, county_people, county_registered
 
 
+#: household columns the population owns, in table order: name, dtype, units, description
+COLUMNS: tuple[tuple[str, Any, str, str], ...] = (
+    ("county", np.int16, "index", "county of residence (index into places)"),
+    ("village", np.int32, "index", "village of registration (index into places)"),
+    ("region", np.int8, "index", "region (index into places.region_names)"),
+    ("size", np.int8, "persons", "household members"),
+    ("n_labour", np.int8, "persons", "able working-age members"),
+    ("n_elderly", np.int8, "persons", "members aged 60 and over"),
+    ("n_children", np.int8, "persons", "school-age members"),
+    ("n_disabled", np.int8, "persons", "disabled members"),
+    ("n_chronic", np.int8, "persons", "chronically ill members"),
+    ("cause", np.int8, "code", "primary cause of poverty at registration (-1: none); "
+     + ", ".join(f"{i}={c}" for i, c in enumerate(CAUSES))),
+    ("wage_base", np.float32, "yuan/year", "permanent level of wage income"),
+    ("farm_base", np.float32, "yuan/year", "permanent level of farm and business income"),
+    ("transitory", np.float32, "ratio", "this year's transitory factor on market income"),
+    ("property_income", np.float32, "yuan/year", "dividends and rents"),
+    ("other_transfers", np.float32, "yuan/year", "subsidies other than pension and dibao"),
+    ("hazard_zone", np.bool_, "flag", "lives in a harsh, remote or hazard zone"),
+    ("willing_to_move", np.bool_, "flag", "would accept relocation"),
+    ("house_dangerous", np.bool_, "flag", "lives in a dangerous (危房) house"),
+    ("schooling_ok", np.bool_, "flag", "every school-age child in compulsory school"),
+    ("insured", np.bool_, "flag", "enrolled in basic medical insurance"),
+    ("registered", np.bool_, "flag", "on the poverty register (建档立卡)"),
+    ("initial_pc_income", np.float32, "yuan/person/year", "per-capita income in the base year"),
+)
+#: columns derived from the place rows rather than drawn group by group
+_DERIVED = ("village", "region")
+
+
+@dataclass
+class _GroupPlan:
+    """How many households a group gets, decided before any household is drawn."""
+
+    group: _Group
+    key: tuple[int, int]  # (county, group index within the county): keys of the group's streams
+    n: int  # simulated households
+    target: int  # registered people (simulated scale)
+    mu: float  # location of the log per-capita income
+    frac: float  # share of the group simulated (below the truncation cut)
+    size_mean: float
+    hazard_share: float
+    rng_size: np.random.Generator  # drawn from again for household sizes
+
+
 def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = None) -> SyntheticPopulation:
     """Build the population of a scenario.
 
@@ -152,6 +198,13 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
     Returns
     -------
     SyntheticPopulation
+
+    Notes
+    -----
+    Two passes over the village groups: the first fixes each group's number of households, the
+    second draws the households of each group (vectorised within the group, from the group's
+    own streams) straight into columns allocated once at their final dtypes, so that building
+    millions of households needs little more memory than the table itself.
     """
     pop = scn.population
     K = pop.scale
@@ -160,33 +213,24 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
     base_year = scn.calendar.base_year
     line = at(scn.lines.poverty, base_year)
     sigma = pop.income_sigma
-    sigma_t = min(pop.income_volatility / np.sqrt(2.0), 0.9 * sigma)
-    sigma_b = float(np.sqrt(sigma**2 - sigma_t**2))
     e_in = pop.targeting.inclusion_error
     e_out = pop.targeting.exclusion_error
-    pension = at(pop.pension_monthly, base_year) * 12.0
 
     groups, county_people, _ = _plan_groups(scn, counties, regions)
     target_total = int(round(pop.registered_poor / K))
     group_targets = _largest_remainder(np.array([g.registered for g in groups]), target_total)
 
-    parts: dict[str, list[np.ndarray]] = {}
-    village_rows: list[tuple[int, bool, float, int]] = []  # county, poor, weight, n_households
+    # pass 1: households per group
+    plans: list[_GroupPlan] = []
     county_unsim = np.zeros(len(counties))
     n_group_in_county: dict[int, int] = {}
-
     for gi, g in enumerate(groups):
         k = n_group_in_county.get(g.county, 0)
         n_group_in_county[g.county] = k + 1
         region = counties[g.county].region
         size_mean = regions.get("household_size", region)
-        hazard_share = regions.get("hazard_zone_share", region)
         key = (g.county, k)
         rng_size = streams.get("population.size", *key)
-        rng_inc = streams.get("population.income", *key)
-        rng_reg = streams.get("population.registration", *key)
-        rng_comp = streams.get("population.composition", *key)
-        rng_house = streams.get("population.housing", *key)
 
         real_households = g.people / size_mean
         reg_share = g.registered / max(g.people, 1.0)
@@ -194,7 +238,7 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
         mu = np.log(line) - sigma * ndtri(poor_share)
         if g.truncate:
             cut = np.log(pop.near_poor_multiple * line)
-            frac = float(norm.cdf((cut - mu) / sigma))
+            frac = float(ndtr((cut - mu) / sigma))  # the normal CDF
         else:
             frac = 1.0
         n = _stochastic_round(real_households * frac / K, rng_size)
@@ -202,196 +246,41 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
         if t_people > 0:
             n = max(n, 1)
         county_unsim[g.county] += g.people * (1.0 - frac)
+        plans.append(_GroupPlan(g, key, n, t_people, mu, frac, size_mean,
+                                regions.get("hazard_zone_share", region), rng_size))
 
-        size = np.clip(1 + rng_size.poisson(max(size_mean - 1.0, 0.01), n), 1, 10).astype(np.int64)
-        # income: total log income z = base + transitory
-        if g.truncate:
-            u = rng_inc.random(n) * frac
-            z = mu + sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
-            cond_mean = (sigma_t**2 / sigma**2) * (z - mu)
-            cond_sd = sigma_t * sigma_b / sigma
-            eps_t = cond_mean + cond_sd * rng_inc.standard_normal(n)
-            log_base = z - eps_t
-        else:
-            log_base = mu + sigma_b * rng_inc.standard_normal(n)
-            eps_t = sigma_t * rng_inc.standard_normal(n)
-            z = log_base + eps_t
-        pc_income = np.exp(z)
-
-        # registration: (1 - e_in) of the target people from below the line, the rest above
-        registered = np.zeros(n, dtype=bool)
-        below = pc_income < line
-        near = (~below) & (pc_income < pop.near_poor_multiple * line)
-        order_below = rng_reg.permutation(np.flatnonzero(below))
-        order_near = rng_reg.permutation(np.flatnonzero(near))
-        order_rest = rng_reg.permutation(np.flatnonzero(~below & ~near))
-        want_wrong = int(round(e_in * t_people))
-        picked: list[np.ndarray] = []
-        people = 0
-
-        def take(order: np.ndarray, limit: int) -> None:
-            nonlocal people
-            need = limit - people
-            if need <= 0 or order.size == 0:
-                return
-            avail = order[~registered[order]]
-            if avail.size == 0:
-                return
-            cs = np.cumsum(size[avail])
-            k = min(int(np.searchsorted(cs, need)) + 1, avail.size)
-            chosen = avail[:k]
-            registered[chosen] = True
-            picked.append(chosen)
-            people += int(cs[k - 1])
-
-        take(order_near, want_wrong)
-        take(order_below, t_people)
-        take(order_near, t_people)
-        take(order_rest, t_people)
-        if people > t_people and picked:
-            # shrink the last picked households so the stock is exact in people
-            over = people - t_people
-            for i in np.concatenate(picked)[::-1]:
-                cut_by = min(over, int(size[i]) - 1)
-                size[i] -= cut_by
-                over -= cut_by
-                if over == 0:
-                    break
-
-        # composition
-        u_comp = rng_comp.random((n, 6))
-        cause = np.full(n, -1, dtype=np.int8)
-        cu = u_comp[:, 0]
-        c_ill = pop.illness_cause_share
-        c_dis = c_ill + pop.disability_cause_share
-        c_dst = c_dis + pop.disaster_cause_share
-        cause_reg = np.where(
-            cu < c_ill, 0, np.where(cu < c_dis, 1, np.where(cu < c_dst, 2, 4))
-        ).astype(np.int8)
-        no_labour = np.where(registered, u_comp[:, 1] < pop.no_labour_share, u_comp[:, 1] < NONREG_NO_LABOUR)
-        cause_reg = np.where(registered & no_labour & (cause_reg == 4), 3, cause_reg)
-        cause = np.where(registered, cause_reg, cause).astype(np.int8)
-        n_elderly = rng_comp.binomial(size, ELDERLY_SHARE)
-        n_children = rng_comp.binomial(size - n_elderly, CHILD_SHARE)
-        adults = size - n_elderly - n_children
-        # a household with labour needs at least one working-age adult
-        fix = (~no_labour) & (adults == 0)
-        take_from_children = fix & (n_children > 0)
-        n_children = n_children - take_from_children
-        take_from_elderly = fix & ~take_from_children
-        n_elderly = n_elderly - take_from_elderly
-        adults = size - n_elderly - n_children
-        chronic = np.where(cause == 0, 1, (u_comp[:, 2] < pop.chronic_share_nonpoor).astype(np.int64))
-        disabled = np.where(cause == 1, 1, (u_comp[:, 3] < NONREG_DISABLED).astype(np.int64))
-        n_labour = np.where(no_labour, 0, np.maximum(adults - np.where(cause == 0, 0, 0), 1))
-        n_labour = np.where(no_labour, 0, np.maximum(1, adults - (chronic + disabled) * (adults > 1)))
-        has_children = n_children > 0
-        schooling_ok = ~(has_children & (u_comp[:, 4] < pop.schooling_gap_share))
-        insured = u_comp[:, 5] >= pop.uninsured_share
-
-        # housing
-        u_house = rng_house.random((n, 3))
-        hazard = np.where(
-            registered,
-            (u_house[:, 0] < hazard_share) | (cause == 2),
-            u_house[:, 0] < hazard_share * NONREG_HAZARD_FACTOR,
-        )
-        willing = u_house[:, 1] < pop.willing_to_move
-        dangerous = np.where(
-            registered & ~hazard,
-            u_house[:, 2] < pop.dangerous_house_share,
-            u_house[:, 2] < NONREG_DANGEROUS,
-        )
-
-        # income by source (yuan per household per year, base-year prices)
-        total = pc_income * size
-        transfers = n_elderly * pension + OTHER_TRANSFER_SHARE * total
-        transfers = np.minimum(transfers, total)
-        market = total - transfers
-        prop = np.minimum(PROPERTY_SHARE * total, market)
-        market = market - prop
-        wage_share = np.where(n_labour > 0, WAGE_SHARE, 0.0)
-        base_scale = np.exp(log_base - z)  # permanent level relative to this year's income
-        wage_base = market * wage_share * base_scale
-        farm_base = market * (1 - wage_share) * base_scale
-        transitory = np.exp(eps_t)
-
+    # pass 2: draw each group's households into the columns
+    n_total = sum(p.n for p in plans)
+    cols = {name: np.empty(n_total, dtype=dtype)
+            for name, dtype, _, _ in COLUMNS if name not in _DERIVED}
+    village_rows: list[tuple[int, bool, float, int]] = []  # county, poor, weight, n_households
+    start = 0
+    for plan in plans:
+        stop = start + plan.n
+        for name, values in _draw_group(scn, streams, plan).items():
+            cols[name][start:stop] = values
+        start = stop
         # villages: split the group's households evenly over its simulated villages
-        m = g.sim_villages
+        g, n, m = plan.group, plan.n, plan.group.sim_villages
         counts = np.full(m, n // m)
         counts[: n % m] += 1
         for cnt in counts:
             village_rows.append((g.county, g.poor_villages, g.real_villages / m, int(cnt)))
 
-        cols = {
-            "county": np.full(n, g.county),
-            "size": size,
-            "n_labour": n_labour,
-            "n_elderly": n_elderly,
-            "n_children": n_children,
-            "n_disabled": disabled,
-            "n_chronic": chronic,
-            "cause": cause,
-            "wage_base": wage_base,
-            "farm_base": farm_base,
-            "transitory": transitory,
-            "property_income": prop,
-            "other_transfers": OTHER_TRANSFER_SHARE * total,
-            "hazard_zone": hazard,
-            "willing_to_move": willing,
-            "house_dangerous": dangerous,
-            "schooling_ok": schooling_ok,
-            "insured": insured,
-            "registered": registered,
-            "initial_pc_income": pc_income,
-        }
-        for key_, arr in cols.items():
-            parts.setdefault(key_, []).append(np.asarray(arr))
-
-    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
-    n_total = len(cat.get("size", []))
-    hh = Households(n_total)
-    add = hh.add
-    add("county", np.int16, "index", "county of residence (index into places)", OWNER, cat["county"])
     # village index from the village rows (households were generated village by village)
     v_counts = np.array([r[3] for r in village_rows], dtype=np.int64)
-    add("village", np.int32, "index", "village of registration (index into places)", OWNER,
-        np.repeat(np.arange(len(village_rows)), v_counts))
     region_of_county = np.array([REGIONS.index(c.region) for c in counties], dtype=np.int8)
-    add("region", np.int8, "index", "region (index into places.region_names)", OWNER,
-        region_of_county[cat["county"].astype(np.int64)])
-    add("size", np.int8, "persons", "household members", OWNER, cat["size"])
-    add("n_labour", np.int8, "persons", "able working-age members", OWNER, cat["n_labour"])
-    add("n_elderly", np.int8, "persons", "members aged 60 and over", OWNER, cat["n_elderly"])
-    add("n_children", np.int8, "persons", "school-age members", OWNER, cat["n_children"])
-    add("n_disabled", np.int8, "persons", "disabled members", OWNER, cat["n_disabled"])
-    add("n_chronic", np.int8, "persons", "chronically ill members", OWNER, cat["n_chronic"])
-    add("cause", np.int8, "code", "primary cause of poverty at registration (-1: none); "
-        + ", ".join(f"{i}={c}" for i, c in enumerate(CAUSES)), OWNER, cat["cause"])
-    add("wage_base", np.float32, "yuan/year", "permanent level of wage income", OWNER, cat["wage_base"])
-    add("farm_base", np.float32, "yuan/year", "permanent level of farm and business income", OWNER,
-        cat["farm_base"])
-    add("transitory", np.float32, "ratio", "this year's transitory factor on market income", OWNER,
-        cat["transitory"])
-    add("property_income", np.float32, "yuan/year", "dividends and rents", OWNER, cat["property_income"])
-    add("other_transfers", np.float32, "yuan/year", "subsidies other than pension and dibao", OWNER,
-        cat["other_transfers"])
-    add("hazard_zone", np.bool_, "flag", "lives in a harsh, remote or hazard zone", OWNER, cat["hazard_zone"])
-    add("willing_to_move", np.bool_, "flag", "would accept relocation", OWNER, cat["willing_to_move"])
-    add("house_dangerous", np.bool_, "flag", "lives in a dangerous (危房) house", OWNER, cat["house_dangerous"])
-    add("schooling_ok", np.bool_, "flag", "every school-age child in compulsory school", OWNER,
-        cat["schooling_ok"])
-    add("insured", np.bool_, "flag", "enrolled in basic medical insurance", OWNER, cat["insured"])
-    add("registered", np.bool_, "flag", "on the poverty register (建档立卡)", OWNER, cat["registered"])
-    add("initial_pc_income", np.float32, "yuan/person/year", "per-capita income in the base year",
-        OWNER, cat["initial_pc_income"])
+    cols["village"] = np.repeat(np.arange(len(village_rows), dtype=np.int32), v_counts)
+    cols["region"] = region_of_county[cols["county"]]
+    hh = Households(n_total)
+    for name, dtype, units, description in COLUMNS:
+        hh.add(name, dtype, units, description, OWNER, cols.pop(name))
 
     # places
     v_arr = np.array([(r[0], r[1], r[2]) for r in village_rows], dtype=float).reshape(-1, 3)
     v_stop = np.cumsum(v_counts)
     v_start = v_stop - v_counts
-    county_ids = hh.county.astype(np.int64)
-    c_counts = np.bincount(county_ids, minlength=len(counties))
+    c_counts = np.bincount(hh.county, minlength=len(counties))
     c_stop = np.cumsum(c_counts)
     places = Places(
         region_names=REGIONS,
@@ -410,3 +299,185 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
         village_stop=v_stop,
     )
     return SyntheticPopulation(hh, places, K, target_total)
+
+
+def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, np.ndarray]:
+    """Draw the households of one group: every column of :data:`COLUMNS` but the derived ones.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    streams
+        Random streams of the run; the group draws from its own ``population.*`` streams.
+    plan
+        The group and its number of households (from the first pass).
+
+    Returns
+    -------
+    dict
+        Column name → values for the group's ``plan.n`` households.
+    """
+    pop = scn.population
+    base_year = scn.calendar.base_year
+    line = at(scn.lines.poverty, base_year)
+    sigma = pop.income_sigma
+    sigma_t = min(pop.income_volatility / np.sqrt(2.0), 0.9 * sigma)
+    sigma_b = float(np.sqrt(sigma**2 - sigma_t**2))
+    e_in = pop.targeting.inclusion_error
+    pension = at(pop.pension_monthly, base_year) * 12.0
+    g, n, mu, frac = plan.group, plan.n, plan.mu, plan.frac
+    t_people = plan.target
+    rng_size = plan.rng_size
+    rng_inc = streams.get("population.income", *plan.key)
+    rng_reg = streams.get("population.registration", *plan.key)
+    rng_comp = streams.get("population.composition", *plan.key)
+    rng_house = streams.get("population.housing", *plan.key)
+
+    size = np.clip(1 + rng_size.poisson(max(plan.size_mean - 1.0, 0.01), n), 1,
+                   MAX_HOUSEHOLD_SIZE).astype(np.int64)
+    # income: total log income z = base + transitory
+    if g.truncate:
+        u = rng_inc.random(n) * frac
+        z = mu + sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+        cond_mean = (sigma_t**2 / sigma**2) * (z - mu)
+        cond_sd = sigma_t * sigma_b / sigma
+        eps_t = cond_mean + cond_sd * rng_inc.standard_normal(n)
+        log_base = z - eps_t
+    else:
+        log_base = mu + sigma_b * rng_inc.standard_normal(n)
+        eps_t = sigma_t * rng_inc.standard_normal(n)
+        z = log_base + eps_t
+    pc_income = np.exp(z)
+
+    # registration: (1 - e_in) of the target people from below the line, the rest above
+    registered = np.zeros(n, dtype=bool)
+    below = pc_income < line
+    near = (~below) & (pc_income < pop.near_poor_multiple * line)
+    order_below = rng_reg.permutation(np.flatnonzero(below))
+    order_near = rng_reg.permutation(np.flatnonzero(near))
+    order_rest = rng_reg.permutation(np.flatnonzero(~below & ~near))
+    want_wrong = int(round(e_in * t_people))
+    picked: list[np.ndarray] = []
+    people = 0
+
+    def take(order: np.ndarray, limit: int) -> None:
+        nonlocal people
+        need = limit - people
+        if need <= 0 or order.size == 0:
+            return
+        avail = order[~registered[order]]
+        if avail.size == 0:
+            return
+        cs = np.cumsum(size[avail])
+        k = min(int(np.searchsorted(cs, need)) + 1, avail.size)
+        chosen = avail[:k]
+        registered[chosen] = True
+        picked.append(chosen)
+        people += int(cs[k - 1])
+
+    take(order_near, want_wrong)
+    take(order_below, t_people)
+    take(order_near, t_people)
+    take(order_rest, t_people)
+    if people > t_people and picked:
+        # shrink the last picked households so the stock is exact in people
+        over = people - t_people
+        for i in np.concatenate(picked)[::-1]:
+            cut_by = min(over, int(size[i]) - 1)
+            size[i] -= cut_by
+            over -= cut_by
+            if over == 0:
+                break
+    elif people < t_people and picked:
+        # too few people in this group's households (coarse scales): enlarge the picked
+        # households, one member at a time up to the largest size drawn, so the stock is exact
+        short = t_people - people
+        chosen_all = np.concatenate(picked)
+        while short > 0:
+            room = chosen_all[size[chosen_all] < MAX_HOUSEHOLD_SIZE]
+            if room.size == 0:
+                break
+            step = room[:short]
+            size[step] += 1
+            short -= step.size
+
+    # composition
+    u_comp = rng_comp.random((n, 6))
+    cause = np.full(n, -1, dtype=np.int8)
+    cu = u_comp[:, 0]
+    c_ill = pop.illness_cause_share
+    c_dis = c_ill + pop.disability_cause_share
+    c_dst = c_dis + pop.disaster_cause_share
+    cause_reg = np.where(
+        cu < c_ill, 0, np.where(cu < c_dis, 1, np.where(cu < c_dst, 2, 4))
+    ).astype(np.int8)
+    no_labour = np.where(registered, u_comp[:, 1] < pop.no_labour_share, u_comp[:, 1] < NONREG_NO_LABOUR)
+    cause_reg = np.where(registered & no_labour & (cause_reg == 4), 3, cause_reg)
+    cause = np.where(registered, cause_reg, cause).astype(np.int8)
+    n_elderly = rng_comp.binomial(size, ELDERLY_SHARE)
+    n_children = rng_comp.binomial(size - n_elderly, CHILD_SHARE)
+    adults = size - n_elderly - n_children
+    # a household with labour needs at least one working-age adult
+    fix = (~no_labour) & (adults == 0)
+    take_from_children = fix & (n_children > 0)
+    n_children = n_children - take_from_children
+    take_from_elderly = fix & ~take_from_children
+    n_elderly = n_elderly - take_from_elderly
+    adults = size - n_elderly - n_children
+    chronic = np.where(cause == 0, 1, (u_comp[:, 2] < pop.chronic_share_nonpoor).astype(np.int64))
+    disabled = np.where(cause == 1, 1, (u_comp[:, 3] < NONREG_DISABLED).astype(np.int64))
+    n_labour = np.where(no_labour, 0, np.maximum(1, adults - (chronic + disabled) * (adults > 1)))
+    has_children = n_children > 0
+    schooling_ok = ~(has_children & (u_comp[:, 4] < pop.schooling_gap_share))
+    insured = u_comp[:, 5] >= pop.uninsured_share
+
+    # housing
+    u_house = rng_house.random((n, 3))
+    hazard = np.where(
+        registered,
+        (u_house[:, 0] < plan.hazard_share) | (cause == 2),
+        u_house[:, 0] < plan.hazard_share * NONREG_HAZARD_FACTOR,
+    )
+    willing = u_house[:, 1] < pop.willing_to_move
+    dangerous = np.where(
+        registered & ~hazard,
+        u_house[:, 2] < pop.dangerous_house_share,
+        u_house[:, 2] < NONREG_DANGEROUS,
+    )
+
+    # income by source (yuan per household per year, base-year prices)
+    total = pc_income * size
+    transfers = n_elderly * pension + OTHER_TRANSFER_SHARE * total
+    transfers = np.minimum(transfers, total)
+    market = total - transfers
+    prop = np.minimum(PROPERTY_SHARE * total, market)
+    market = market - prop
+    wage_share = np.where(n_labour > 0, WAGE_SHARE, 0.0)
+    base_scale = np.exp(log_base - z)  # permanent level relative to this year's income
+    wage_base = market * wage_share * base_scale
+    farm_base = market * (1 - wage_share) * base_scale
+    transitory = np.exp(eps_t)
+
+    return {
+        "county": np.full(n, g.county),
+        "size": size,
+        "n_labour": n_labour,
+        "n_elderly": n_elderly,
+        "n_children": n_children,
+        "n_disabled": disabled,
+        "n_chronic": chronic,
+        "cause": cause,
+        "wage_base": wage_base,
+        "farm_base": farm_base,
+        "transitory": transitory,
+        "property_income": prop,
+        "other_transfers": OTHER_TRANSFER_SHARE * total,
+        "hazard_zone": hazard,
+        "willing_to_move": willing,
+        "house_dangerous": dangerous,
+        "schooling_ok": schooling_ok,
+        "insured": insured,
+        "registered": registered,
+        "initial_pc_income": pc_income,
+    }

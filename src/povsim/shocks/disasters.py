@@ -131,7 +131,9 @@ class DisasterShock(Component):
         waiting_aid = (hh.recon_status > 0) if "recon_status" in hh else np.zeros(hh.n, bool)
         broken = (hh.house_damage > 0) & ~waiting_aid
         if recon is not None and recon.enabled:
-            broken &= ~recon.eligible_now(model, np.arange(hh.n))
+            # households the reconstruction pathway serves wait for its money instead
+            cand = np.flatnonzero(broken)
+            broken[cand[recon.eligible_now(model, cand)]] = False
         u = model.draws("disaster.self_rebuild", year)
         fix = np.flatnonzero(broken & (u < cfg.self_rebuild_rate))
         cost = np.where(hh.house_damage[fix] == 2, cfg.rebuild_subsidy, cfg.repair_subsidy)
