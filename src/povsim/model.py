@@ -497,6 +497,7 @@ class PovertyModel(mesa.Model):
         chosen = [county.plan(year, self.month) for county in self.counties]
         self.plan_candidates = {}
         self._priority_draws = {}
+        self.__dict__.pop("_capacity_draws", None)  # only needed while counties plan
         self.enrol_chosen(chosen, year, self.month)
         self._set_monthly_income()
 

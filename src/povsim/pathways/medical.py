@@ -36,7 +36,8 @@ class MedicalPathway(Pathway):
     event_driven = True
     owns = (
         Column("med_enrolled", np.bool_, "flag", "covered by medical aid this year", "medical"),
-        Column("med_paid_ytd", np.float64, "yuan", "medical aid paid this year", "medical"),
+        Column("med_paid_ytd", np.float32, "yuan",
+               "medical aid paid this year (for the yearly assistance cap)", "medical"),
     )
     modifies = ("insured",)
     reads = ("registered", "size")
