@@ -3,4 +3,5 @@
 # and writes results/baseline.nc. Extra arguments go to `povsim run` (e.g. `--scale 1`).
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 mkdir -p results
-exec .venv/bin/povsim run scenarios/baseline.yaml --output results/baseline.nc "$@"
+exec .venv/bin/povsim run scenarios/baseline.yaml --output results/baseline.nc \
+    --figure results/baseline.png "$@"

@@ -28,6 +28,7 @@ from povsim.model import CountyGovernment, PovertyModel, ProvinceGovernment
 from povsim.pathways import Pathway
 from povsim.components import Component
 from povsim.registry import register_output, register_pathway, register_shock
+from povsim.plotting import plot_run
 from povsim.results import povsim_version, write_dataset
 from povsim.scenario import Scenario, load_scenario
 from povsim.targets import evaluate as evaluate_targets
@@ -57,6 +58,7 @@ __all__ = [
     "evaluate_targets",
     "format_table",
     "load_scenario",
+    "plot_run",
     "register_output",
     "register_pathway",
     "register_shock",

@@ -73,6 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.parent and not out.parent.exists():
         raise PovsimError(f"--output: directory {out.parent} does not exist")
+    if args.figure and not Path(args.figure).resolve().parent.exists():
+        raise PovsimError(f"--figure: directory {Path(args.figure).parent} does not exist")
     model = PovertyModel(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent)
     print(
         f"povsim: scenario {scn.name!r}, seed {model.seed_value}, scale 1:{int(model.weight)}, "
@@ -92,6 +94,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     write_dataset(ds, out)
     print(format_table(evaluate(ds, scn)))
+    if args.figure:
+        from povsim.plotting import plot_run
+
+        plot_run(ds, args.figure)
+        print(f"wrote {args.figure}", file=sys.stderr)
     t = model.timing
     print(
         f"\nwrote {out} ({model.households.n:,} households x {model.n_steps} steps in "
@@ -130,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="simulate 1 in SCALE households (default: population.scale)")
     r.add_argument("--budget-scale", type=float, default=None, help="multiply all money")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key")
+    r.add_argument("--figure", metavar="FIG.png", default=None,
+                   help="also draw the summary figure (stock, flows, spending, places)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 

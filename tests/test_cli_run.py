@@ -1,5 +1,5 @@
-"""An interrupted single run keeps what it computed: completed years are written, marked
-incomplete, and the exit status is 130."""
+"""`povsim run`: an interrupted run keeps what it computed (completed years written, marked
+incomplete, exit status 130), and the summary figure."""
 
 from __future__ import annotations
 
@@ -36,3 +36,12 @@ def test_ctrl_c_writes_completed_years(tmp_path: Path, monkeypatch: pytest.Monke
         stock = ds["registered_poor"].sum("region").values
         assert stock[0] == pytest.approx(4_976_000)
     assert not out.with_name(out.name + ".tmp").exists()
+
+
+def test_run_figure(tmp_path: Path) -> None:
+    """`povsim run --figure` draws the summary figure next to the results."""
+    fig = tmp_path / "run.png"
+    rc = cli.main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--scale", "2000",
+                   "--output", str(tmp_path / "r.nc"), "--figure", str(fig), "-q"])
+    assert rc == 0
+    assert fig.stat().st_size > 10_000
