@@ -23,12 +23,12 @@ from typing import Any
 
 import xarray as xr
 
+from povsim.components import Component
 from povsim.errors import DataError, ModelBuildError, PovsimError, ScenarioError
 from povsim.model import CountyGovernment, PovertyModel, ProvinceGovernment
 from povsim.pathways import Pathway
-from povsim.components import Component
-from povsim.registry import register_output, register_pathway, register_shock
 from povsim.plotting import plot_run
+from povsim.registry import register_output, register_pathway, register_shock
 from povsim.results import povsim_version, write_dataset
 from povsim.scenario import Scenario, load_scenario
 from povsim.targets import evaluate as evaluate_targets
@@ -40,11 +40,6 @@ __version__ = povsim_version()
 _ENSEMBLE_API = ("attribution", "compare", "frontier", "open_ensemble", "sweep")
 
 __all__ = [
-    "attribution",
-    "compare",
-    "frontier",
-    "open_ensemble",
-    "sweep",
     "Component",
     "CountyGovernment",
     "DataError",
@@ -55,14 +50,19 @@ __all__ = [
     "ProvinceGovernment",
     "Scenario",
     "ScenarioError",
+    "attribution",
+    "compare",
     "evaluate_targets",
     "format_table",
+    "frontier",
     "load_scenario",
+    "open_ensemble",
     "plot_run",
     "register_output",
     "register_pathway",
     "register_shock",
     "run",
+    "sweep",
     "target_table",
     "write_dataset",
 ]

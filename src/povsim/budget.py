@@ -9,15 +9,10 @@ exceeds the money available per year, county and source — an invariant the tes
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from povsim.errors import BudgetError
 from povsim.scenario.schema import Scenario, at
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Ledger", "county_split"]
 

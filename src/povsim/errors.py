@@ -85,7 +85,7 @@ class ScenarioErrors(ScenarioError):
             line=first.line,
         )
 
-    def format(self) -> str:  # noqa: D102 - documented on the base class
+    def format(self) -> str:
         errors = getattr(self, "errors", None)
         if not errors:
             return super().format()

@@ -24,7 +24,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-import povsim.pathways  # noqa: F401 - registers the built-in pathways
+import povsim.pathways
 import povsim.shocks  # noqa: F401 - registers the built-in shocks
 from povsim import exits as exits_mod
 from povsim.budget import Ledger, county_split, source_amounts
@@ -604,9 +604,9 @@ class PovertyModel(mesa.Model):
         progress
             Show a progress bar (default: only when writing to a terminal).
         """
-        from tqdm.auto import tqdm
-
         import sys
+
+        from tqdm.auto import tqdm
 
         if progress is None:
             progress = sys.stderr.isatty()

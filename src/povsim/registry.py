@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "ComponentSpec",
     "OUTPUTS",
     "PATHWAYS",
     "SHOCKS",
+    "ComponentSpec",
     "register_output",
     "register_pathway",
     "register_shock",

@@ -19,13 +19,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "REGIONS",
     "Dated",
     "Scenario",
     "StrictModel",
     "at",
     "iter_parameters",
     "param",
-    "REGIONS",
 ]
 
 #: The four regions of the seed's "四大片区" plus the rest of the province, in output order.

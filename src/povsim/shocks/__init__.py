@@ -8,4 +8,4 @@ from povsim.shocks.illness import IllnessShock
 register_shock("illness", Illness, IllnessShock, replace=True)
 register_shock("disasters", Disasters, DisasterShock, replace=True)
 
-__all__ = ["DisasterShock", "HAZARDS", "IllnessShock"]
+__all__ = ["HAZARDS", "DisasterShock", "IllnessShock"]

@@ -25,7 +25,7 @@ from povsim.errors import PovsimError
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
 
-__all__ = ["DisasterShock", "HAZARDS"]
+__all__ = ["HAZARDS", "DisasterShock"]
 
 HAZARDS: tuple[str, ...] = ("earthquake", "flood", "landslide")
 
