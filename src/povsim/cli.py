@@ -108,6 +108,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_plugins(modules: list[str]) -> None:
+    """Import study modules that register components (``--plugin``)."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - any failure of a user's module is reported
+            raise PovsimError(
+                f"--plugin: cannot import {name!r} ({type(exc).__name__}: {exc}); it must be an "
+                f"importable module (on PYTHONPATH or installed)"
+            ) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     from povsim.results import povsim_version
 
@@ -116,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate Sichuan's 2015-2020 poverty-alleviation campaign (五个一批).",
     )
     p.add_argument("--version", action="version", version=f"povsim {povsim_version()}")
+    p.add_argument("--plugin", action="append", metavar="MODULE", default=[],
+                   help="import MODULE first (a study's module that registers its own pathways, "
+                        "shocks or outputs); repeatable")
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check scenario files and report every problem")
@@ -156,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        _import_plugins(args.plugin)
         return int(args.func(args) or 0)
     except PovsimError as exc:
         print(f"povsim: error: {exc}", file=sys.stderr)
