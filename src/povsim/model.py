@@ -85,7 +85,6 @@ class CountyGovernment(mesa.Agent):
         self.county = county
         self.name = str(model.places.county_name[county])
         self.slice = model.places.county_slice(county)
-        self.exited_year: int | None = None
 
     def plan(self, year: int, month: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Split this county's money across pathways and choose whom to enrol in ``year``.

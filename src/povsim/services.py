@@ -27,7 +27,6 @@ class ServicesProgramme(Component):
     """Builds village services with the ``services`` envelope of each county."""
 
     modifies = ("schooling_ok",)
-    owns = ()
 
     @property
     def enabled(self) -> bool:

@@ -11,7 +11,7 @@ envelope is empty the household pays the rest itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,10 +42,6 @@ class MedicalPathway(Pathway):
     modifies = ("insured",)
     reads = ("registered", "size")
 
-    def setup(self, model: PovertyModel) -> None:
-        self.paid_county = np.zeros(model.places.n_counties)
-        self.last_need = None
-
     def expected_need(self, model: PovertyModel, year: int) -> np.ndarray:
         hh = model.households
         ill = model.params.shocks.illness
@@ -59,7 +55,6 @@ class MedicalPathway(Pathway):
         hh = model.households
         hh.med_enrolled[:] = False
         hh.med_paid_ytd[:] = 0.0
-        self.paid_county[:] = 0.0
 
     def step(self, model: PovertyModel, month: int) -> None:
         if month % 12 != 0 or not self.enabled:
@@ -117,11 +112,7 @@ class MedicalPathway(Pathway):
         for c in np.flatnonzero(need_c > 0):
             paid = model.ledger.draw(int(c), p_i, float(need_c[c]))
             frac[c] = paid / need_c[c]
-            self.paid_county[c] += paid
         aid = aid * frac[counties]
         hh.med_paid_ytd[idx] += aid
         model.served[self.name][idx[aid > 0]] = True
         return oop0 - aid
-
-    def record(self, model: PovertyModel, year: int, flows: bool) -> dict[str, Any]:
-        return {}
