@@ -16,9 +16,10 @@ The fit (:func:`calibrate`):
   pyabc's adaptive distance was not used: it rescales every target by the spread of the current
   population, which discards the stated tolerances and weights and makes epsilons of different
   generations incomparable.
-* **Epsilon**: the median of the previous generation's distances (pyabc's ``QuantileEpsilon``);
-  generation 0 accepts every prior draw (``initial_epsilon = inf``), which costs one population
-  instead of pyabc's extra calibration sample.
+* **Epsilon**: the median of the previous generation's distances (a pyabc ``QuantileEpsilon``
+  that also holds across a resume: :class:`povsim.calibration._pyabc.MedianEpsilon`);
+  generation 0 accepts every prior draw (epsilon = inf), which costs one population instead of
+  pyabc's extra calibration sample.
 * **Where**: ``workers=1`` runs in this process (pyabc's ``SingleCoreSampler``, reproducible:
   numpy's global generator is seeded from the root seed and the generation); otherwise pyabc's
   ``DaskDistributedSampler`` on the dask client of :class:`povsim.ensembles.execution.Runner`,
@@ -47,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from povsim.errors import PovsimError
+from povsim.errors import PovsimError, ScenarioError
 
 from .priors import Prior, apply_values, check_against_scenario, load_priors
 from .targets import TargetSet, load_targets, recording_extras
@@ -293,6 +294,7 @@ def calibrate(
     from povsim.rng import replicate_seed
     from povsim.scenario import Scenario, load_scenario
 
+    from ._pyabc import MedianEpsilon
     from .posterior import write_outputs
 
     say = log or (lambda _m: None)
@@ -319,10 +321,14 @@ def calibrate(
         upd["population.scale"] = int(scale)
     years = [int(t.args["year"]) for t in tset.targets if "year" in t.args]
     last = end_year if end_year is not None else (max(years) if years else None)
-    if last is not None and last < scenario.calendar.end_year:
-        upd["calendar.end_year"] = int(last)
     if upd:
         scenario = scenario.with_overrides(upd)
+    if last is not None and last < scenario.calendar.end_year:
+        try:
+            scenario = scenario.with_overrides({"calendar.end_year": int(last)})
+        except ScenarioError as exc:
+            # e.g. a dated event after the last target year: simulate the whole calendar
+            say(f"simulating to {scenario.calendar.end_year}, not {last}: {exc}")
     check_against_scenario(plist, scenario, prior_file)
     root = int(scenario.seed if seed is None else seed)
     seeds = [replicate_seed(root, r) for r in range(int(replicates))]
@@ -363,7 +369,7 @@ def calibrate(
         abc = pyabc.ABCSMC(
             sim, _pyabc_prior(plist), Distance(tset), population_size=int(population_size),
             sampler=sampler,
-            eps=pyabc.QuantileEpsilon(initial_epsilon=math.inf, alpha=0.5),
+            eps=MedianEpsilon(),
         )
         url = f"sqlite:///{db.resolve()}"
         if resume_id is None:
