@@ -289,3 +289,16 @@ def test_stopping_at_the_last_target_year_changes_no_target(small_scenario, base
         cut = povsim.run(short, seed=seed)
     assert int(cut["year"].max()) == 2016
     assert ts.summarize(cut) == ts.summarize(full)
+
+
+def test_a_draw_the_schema_rejects_is_rejected_not_raised(small_scenario) -> None:
+    from povsim.calibration.abc import Distance, Simulator
+    from povsim.calibration.priors import Prior
+
+    ts = load_targets(CAL / "targets.yaml")
+    prior = Prior("shocks.illness.rate", stats.norm(0.12, 0.5), "test", "normal",
+                  {"mean": 0.12, "sd": 0.5})
+    sim = Simulator(small_scenario, None, [prior], ts, [1])
+    out = sim({prior.name: 1.7})  # a rate above 1: the schema refuses it
+    assert set(out) == set(ts.names) and all(math.isnan(v) for v in out.values())
+    assert Distance(ts)(out, ts.observed()) == math.inf
