@@ -26,15 +26,20 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _load(path: str, sets: list[str] | None) -> Any:
+def _load(path: str, overrides: dict[str, Any] | None) -> Any:
+    """Load a scenario file and check the data it names: what ``validate`` checks is
+    everything ``run`` needs before it simulates."""
+    from povsim.population.data import check_inputs
     from povsim.scenario import load_scenario
 
-    return load_scenario(path, overrides=_overrides(sets) or None)
+    scn = load_scenario(path, overrides=overrides or None)
+    check_inputs(scn, Path(path).resolve().parent, file=path)
+    return scn
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
-        scn = _load(path, args.set)
+        scn = _load(path, _overrides(args.set))
         print(f"{path}: valid scenario {scn.name!r} (sha256 {scn.sha256()[:12]})")
     return 0
 
@@ -44,7 +49,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from povsim.scenario.schema import iter_parameters
 
-    scn = _load(args.scenario, args.set)
+    scn = _load(args.scenario, _overrides(args.set))
     for key, value, meta in iter_parameters(scn):
         if isinstance(value, BaseModel):
             continue
@@ -67,9 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["population.scale"] = args.scale
     if args.budget_scale is not None:
         overrides["budget.scale"] = args.budget_scale
-    from povsim.scenario import load_scenario
-
-    scn = load_scenario(args.scenario, overrides=overrides or None)
+    scn = _load(args.scenario, overrides)
     out = Path(args.output)
     if out.parent and not out.parent.exists():
         raise PovsimError(f"--output: directory {out.parent} does not exist")

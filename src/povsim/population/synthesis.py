@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from povsim.households import CAUSES, Households
-from povsim.population.data import read_counties, read_regions, resolve_data_path
+from povsim.population.data import check_inputs
 from povsim.population.places import Places
 from povsim.rng import Streams
 from povsim.scenario.schema import REGIONS, Scenario, at
@@ -208,8 +208,8 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
     """
     pop = scn.population
     K = pop.scale
-    regions = read_regions(resolve_data_path(pop.regions_file, base_dir))
-    counties = read_counties(resolve_data_path(pop.counties_file, base_dir))
+    tables = check_inputs(scn, base_dir)
+    regions, counties = tables.regions, tables.counties
     base_year = scn.calendar.base_year
     line = at(scn.lines.poverty, base_year)
     sigma = pop.income_sigma

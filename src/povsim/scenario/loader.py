@@ -411,7 +411,8 @@ def _parse_text(text: str, file: str, *, mapping: bool) -> tuple[Any, Locations]
 def _check_is_scenario(data: dict[Any, Any], file: str) -> None:
     """Refuse a mapping none of whose top-level keys is (or looks like) a scenario key."""
     names = [str(k) for k in data]
-    if any(k in _TOP_KEYS or difflib.get_close_matches(k, _TOP_KEYS, n=1) for k in names):
+    if any(k in _TOP_KEYS or difflib.get_close_matches(k, _TOP_KEYS, n=1, cutoff=0.8)
+           for k in names):
         return
     raise ScenarioError(
         "not a scenario file: none of its top-level keys is a scenario section",
@@ -820,8 +821,7 @@ def _key_paths(data: Any, prefix: str = "") -> set[str]:
         enumerate(data) if isinstance(data, list) else ())
     for key, value in items:
         here = f"{prefix}{key}"
-        if isinstance(data, Mapping):
-            out.add(here)
+        out.add(here)
         out |= _key_paths(value, here + ".")
     return out
 
