@@ -354,6 +354,61 @@ class Targeting(StrictModel):
     )
 
 
+class Composition(StrictModel):
+    """How households are drawn: members, income shares, and the households off the register.
+
+    No composition data are in the sources; each default is a named assumption or a calibration
+    row, as marked.
+    """
+
+    max_household_size: int = param(
+        10, "assumption: sizes are 1 + Poisson(mean - 1), capped at 10", unit="persons", ge=1,
+        le=30,
+    )
+    elderly_share: Fraction = param(
+        0.18, "assumption: members aged 60+; no composition data in the sources",
+        unit="fraction of members",
+    )
+    child_share: Fraction = param(
+        0.25, "assumption: school-age members among those under 60; no composition data in the "
+        "sources", unit="fraction of members under 60",
+    )
+    other_transfer_share: Fraction = param(
+        0.10, "assumption: eco-compensation, grain and other subsidies", unit="fraction of income",
+    )
+    property_share: Fraction = param(
+        0.014, "calibration/parameters.csv: poor_area_rural_income_property share 2019",
+        unit="fraction of income",
+    )
+    wage_share: Fraction = param(
+        0.5, "calibration/parameters.csv: poor-area wage 35.3% vs business 36.0% of income (2019)",
+        unit="fraction of market income of households with labour",
+    )
+    nonregistered_no_labour: Fraction = param(
+        0.06, "assumption: households without labour outside the register",
+        unit="fraction of households",
+    )
+    nonregistered_disabled: Fraction = param(
+        0.04, "assumption: households with a disabled member outside the register",
+        unit="fraction of households",
+    )
+    nonregistered_hazard_factor: Fraction = param(
+        0.3, "assumption: hazard-zone share outside the register, relative to the region's",
+        unit="ratio",
+    )
+    nonregistered_dangerous_house: Fraction = param(
+        0.03, "assumption: dangerous houses outside the register", unit="fraction of households",
+    )
+    poor_village_people_cap: Fraction = param(
+        0.8, "assumption: poor villages hold at most 80% of a county's rural people",
+        unit="fraction of county rural population",
+    )
+    poor_village_registered_cap: Fraction = param(
+        0.85, "assumption: at most 85% of a poor village's people are registered poor",
+        unit="fraction of village population",
+    )
+
+
 class Population(StrictModel):
     """The synthetic population: regions, counties, villages and households."""
 
@@ -481,6 +536,7 @@ class Population(StrictModel):
         unit="yuan per person per month",
     )
     targeting: Targeting = param(None, "see each field", default_factory=Targeting)
+    composition: Composition = param(None, "see each field", default_factory=Composition)
 
 
 # --------------------------------------------------------------------------------------------
@@ -610,6 +666,10 @@ class Employment(StrictModel):
         "assumption: share of the migrant wage that counts as household net income after "
         "living costs away from home",
         unit="fraction",
+    )
+    training_months: int = param(
+        3, "assumption: months of training and job matching before work starts", unit="months",
+        ge=0, le=24,
     )
     placement_rate: Fraction = param(
         0.7,
@@ -1077,6 +1137,13 @@ class Disasters(StrictModel):
         unit="months",
         ge=0,
         le=36,
+    )
+    local_wage_share: Fraction = param(
+        0.5,
+        "assumption: half of wage income is earned locally and disrupted with farming; "
+        "west-origin out-migrants working in their own province are 49% "
+        "(calibration/parameters.csv 2017)",
+        unit="fraction of wage income",
     )
     events: list[DisasterEvent] = param(
         None, "user-supplied replays (none in the baseline)", default_factory=list
