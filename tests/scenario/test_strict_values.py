@@ -266,3 +266,16 @@ def test_many_events_validate_quickly(tmp_path: Path) -> None:
     scenario = load_scenario(path)
     assert len(scenario.shocks.disasters.events) == 3000
     assert time.perf_counter() - start < 2.0
+
+
+def test_numpy_scalars_in_overrides_are_plain_values() -> None:
+    """Strict values still take a design grid's NumPy numbers (their plain Python value)."""
+    np = pytest.importorskip("numpy")
+    scenario = Scenario().with_overrides(
+        {"population.scale": np.int64(500), "budget.scale": np.float64(0.5),
+         "services.enabled": np.bool_(False)}
+    )
+    assert (scenario.population.scale, scenario.budget.scale) == (500, 0.5)
+    assert scenario.services.enabled is False
+    err = only_error(lambda: Scenario().with_overrides({"budget.scale": np.float64("inf")}))
+    assert (err.key, err.message) == ("budget.scale", "not finite")

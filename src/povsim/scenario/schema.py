@@ -1741,7 +1741,9 @@ class Scenario(StrictModel):
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _schedules(model: BaseModel, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], dict[int, float]]]:
+def _schedules(
+    model: BaseModel, path: tuple[Any, ...] = ()
+) -> Iterator[tuple[tuple[Any, ...], dict[int, float]]]:
     """Every dated mapping ``{year: value}`` of a validated scenario, with its key path.
 
     Only :data:`Dated` values are mappings with integer keys, so the values themselves say
