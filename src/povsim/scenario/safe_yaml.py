@@ -22,8 +22,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from povsim.errors import ScenarioError
 
-__all__ = ["MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Locations", "parse_text",
-           "read_text"]
+__all__ = ["MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "USES_LIBYAML", "Locations",
+           "parse_text", "read_text"]
 
 Locations = dict[tuple[Any, ...], tuple[str, int]]
 """Where each key stands: ``{("budget", "scale"): ("scenario.yaml", 4), ...}`` (1-based lines)."""
@@ -65,6 +65,8 @@ def _dotted(path: Iterable[Any]) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 _CLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: True when documents are parsed by libyaml (PyYAML built with it), the fast path
+USES_LIBYAML: bool = _CLoader is not yaml.SafeLoader
 
 
 class _Loader(_CLoader):  # type: ignore[misc, valid-type]
@@ -356,6 +358,9 @@ def parse_text(text: str, file: str, *, mapping: bool) -> tuple[Any, Locations]:
             file=file, line=where.count(b"\n") + 1) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"malformed YAML: {_short(str(exc), 80)}", file=file) from None
+    except RecursionError:  # the pure-Python composer (no libyaml) on absurd nesting
+        raise ScenarioError(f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
+                            file=file) from None
     finally:
         loader.dispose()
     if mapping and not isinstance(root, MappingNode):
