@@ -195,26 +195,72 @@ def _is_main_guard(test: Any) -> bool:
 
 
 @contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Worker processes started inside the block ignore Ctrl-C (SIGINT).
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Worker processes started inside the block ignore Ctrl-C (SIGINT); this one does not.
 
     A Ctrl-C in a terminal reaches the whole process group: without this, every worker still
-    starting up prints its own ``KeyboardInterrupt`` traceback. Only the main process handles
-    Ctrl-C (it stops the cluster, which stops its workers). An ignored signal stays ignored
-    across ``exec``, so the workers inherit it; in the main process Python's handler is restored
-    at once (see :meth:`Runner._start_local`).
+    starting up prints its own ``KeyboardInterrupt`` traceback. Only the main process should
+    handle it (it stops the cluster, which stops its workers). Workers are started with
+    multiprocessing's *spawn* method: for the duration of the block its executable
+    (:func:`multiprocessing.set_executable`) is a two-line shell script that sets SIGINT to
+    *ignored* — a disposition that survives ``exec`` and that Python keeps — and runs this
+    Python. POSIX only; elsewhere nothing changes.
     """
-    import signal
-    import threading
+    import multiprocessing
+    import multiprocessing.spawn
 
-    if threading.current_thread() is not threading.main_thread():
+    shell = Path("/bin/sh")
+    if os.name != "posix" or not shell.exists():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = multiprocessing.spawn.get_executable()
+    folder = Path(tempfile.mkdtemp(prefix="povsim-worker-"))
+    wrapper = folder / "python"
+    import shlex
+
+    python = os.fsdecode(old)
+    wrapper.write_text(f"#!{shell}\ntrap '' INT\nexec {shlex.quote(python)} \"$@\"\n",
+                       encoding="utf-8")
+    wrapper.chmod(0o700)
+    multiprocessing.set_executable(str(wrapper))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        multiprocessing.set_executable(old)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _DeferredInterrupt:
+    """Inside the block, a first Ctrl-C is remembered instead of raised (a second one raises).
+
+    Used while dask starts a cluster: an exception thrown into the middle of that start leaves a
+    half-built cluster that dask then fails to close at exit, with tracebacks. Instead the start
+    completes (seconds), the cluster is closed cleanly, and ``KeyboardInterrupt`` is raised.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._old: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __enter__(self) -> _DeferredInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
 
 
 class Runner:
@@ -255,6 +301,7 @@ class Runner:
         self.client: Any = None
         self.cluster: Any = None
         self.threads = False
+        self._sigint: Any = None
         #: a one-line remark about how the cluster was set up (threads, dashboard), or ""
         self.note = ""
 
@@ -338,14 +385,19 @@ class Runner:
         if not self.threads:
             from distributed.security import Security
 
-            kwargs.update(security=Security.temporary(), protocol="tls://")
+            kwargs.update(security=Security.temporary(), protocol="tls://", host="127.0.0.1")
+        # (threads talk in memory: inproc://, no network listener)
         with dask.config.set(config), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Port .* is already in use")
-            with _children_ignore_sigint() if not self.threads else nullcontext():
+            self._sigint = _workers_ignore_sigint() if not self.threads else nullcontext()
+            self._sigint.__enter__()
+            with _DeferredInterrupt() as ctrl_c:
                 self.cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=not self.threads,
-                    host="127.0.0.1", silence_logs=logging.CRITICAL, **kwargs)
-            self.client = Client(self.cluster)
+                    silence_logs=logging.CRITICAL, **kwargs)
+                self.client = Client(self.cluster)
+            if ctrl_c.pressed:
+                raise KeyboardInterrupt
         if self.dashboard:
             self.note = (self.note + "; " if self.note else "") + \
                 f"dashboard at {self.cluster.dashboard_link}"
@@ -363,6 +415,9 @@ class Runner:
             except BaseException:  # noqa: BLE001
                 pass
             self.cluster = None
+        if self._sigint is not None:
+            self._sigint.__exit__(None, None, None)
+            self._sigint = None
 
     def run(self, tasks: Sequence[Task], plans: Sequence[Plan], attribution: bool
             ) -> Iterator[tuple[Task, xr.Dataset | BaseException]]:
@@ -534,6 +589,9 @@ def _execute(plans: Sequence[Plan], replicates: int, root_seed: int, path: Path,
         progress = sys.stderr.isatty()
     runner = Runner(workers, scheduler, security=security, dashboard=dashboard)
     t0 = time.perf_counter()
+    if not runner.in_process:
+        say("connecting to the dask scheduler at " + str(scheduler) if scheduler else
+            f"starting a local dask cluster of {runner.workers} workers")
     try:
         runner.__enter__()
     except KeyboardInterrupt:  # Ctrl-C while the cluster starts: nothing computed, nothing lost
