@@ -61,7 +61,10 @@ def _runner_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _interrupted(exc: Any, output: str) -> int:
     rep = getattr(exc, "report", None)
-    if rep is not None:
+    if rep is not None and rep.already + rep.computed == 0:
+        print("\npovsim: interrupted before any run was stored; nothing was written",
+              file=sys.stderr)
+    elif rep is not None:
         stored = rep.already + rep.computed
         print(f"\npovsim: interrupted; {stored} of {rep.total} runs are stored in {output}; "
               f"run the same command again to compute the other {rep.total - stored}",

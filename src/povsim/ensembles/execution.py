@@ -167,7 +167,7 @@ def main_is_import_safe() -> bool:
             break
         frame = frame.f_back
     if line is None:
-        return True  # called from a function (under the guard or not, it is not re-run)
+        return True  # not reached from the script's top-level code (e.g. from a thread)
     try:
         import ast
 
