@@ -264,6 +264,20 @@ def for_zarr(ds: xr.Dataset) -> xr.Dataset:
     return ds.assign_coords(coords).assign(data)
 
 
+def _strings_fixed(ds: xr.Dataset) -> xr.Dataset:
+    """Object arrays of strings (as zarr returns them) as numpy strings, which every netCDF
+    backend writes."""
+    upd = {}
+    for name, var in ds.variables.items():
+        if var.dtype == object and all(isinstance(x, str) for x in np.asarray(var.values).ravel()):
+            upd[name] = var.astype(str)
+    if not upd:
+        return ds
+    coords = {k: v for k, v in upd.items() if k in ds.coords}
+    data = {k: v for k, v in upd.items() if k not in ds.coords}
+    return ds.assign_coords(coords).assign(data)
+
+
 def _netcdf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     return {v: {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].dtype.kind in "fiu"}
 
@@ -292,7 +306,9 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *,
         The path written.
     """
     p = check_output(path, option="path")
-    groups = dict(groups or {})
+    # encodings read from another store (zarr chunks, object dtypes) do not apply here
+    ds = ds.drop_encoding()
+    groups = {g: gds.drop_encoding() for g, gds in (groups or {}).items()}
     suffix = p.suffix.lower()
     if suffix == ".zarr":
         import warnings
@@ -305,6 +321,8 @@ def write_dataset(ds: xr.Dataset, path: str | Path, *,
             for g, gds in groups.items():
                 for_zarr(gds).to_zarr(tmp, mode="a", group=g, consolidated=False)
     elif suffix == ".nc":
+        ds = _strings_fixed(ds)
+        groups = {g: _strings_fixed(gds) for g, gds in groups.items()}
         with _temp_file(p) as tmp:
             ds.to_netcdf(tmp, engine="netcdf4", encoding=_netcdf_encoding(ds))
             for g, gds in groups.items():
