@@ -73,9 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.budget_scale is not None:
         overrides["budget.scale"] = args.budget_scale
     scn = _load(args.scenario, overrides)
-    out = Path(args.output)
-    if out.parent and not out.parent.exists():
-        raise PovsimError(f"--output: directory {out.parent} does not exist")
+    from povsim.outputs import check_output
+
+    out = check_output(args.output)  # before the simulation: nothing computed is lost
     if args.figure and not Path(args.figure).resolve().parent.exists():
         raise PovsimError(f"--figure: directory {Path(args.figure).parent} does not exist")
     model = PovertyModel(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent)
@@ -134,8 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"povsim {povsim_version()}")
     p.add_argument("--plugin", action="append", metavar="MODULE", default=[],
-                   help="import MODULE first (a study's module that registers its own pathways, "
-                        "shocks or outputs); repeatable")
+                   help="import MODULE first, which runs its code with your permissions (a "
+                        "study's module that registers its own pathways, shocks or outputs; "
+                        "only use modules you trust); repeatable")
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check scenario files and report every problem")
@@ -151,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run one scenario and write its results")
     r.add_argument("scenario")
-    r.add_argument("--output", "-o", default="results.nc", help="netCDF (.nc) or zarr (.zarr)")
+    r.add_argument("--output", "-o", default="results.nc",
+                   help="netCDF (.nc), zarr (.zarr) or a tidy CSV table (.csv); checked before "
+                        "the run, written atomically")
     r.add_argument("--seed", type=int, default=None, help="root seed (default: scenario seed)")
     r.add_argument("--scale", type=int, default=None,
                    help="simulate 1 in SCALE households (default: population.scale)")
