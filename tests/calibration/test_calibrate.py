@@ -240,3 +240,15 @@ def test_synthetic_truth_three_parameters_fuller(tmp_path: Path) -> None:
     ci = res.posterior.interval(0.9)
     for key, value in truth.items():
         assert ci[key][0] <= value <= ci[key][1], (key, value, ci[key])
+
+
+@pytest.mark.cluster
+def test_fit_on_a_local_dask_cluster(fitted: dict, tmp_path: Path) -> None:
+    """pyabc's dask sampler on the same local cluster as `povsim sweep` (2 workers)."""
+    res = calibrate(SCENARIO, fitted["targets"], fitted["priors"], generations=2,
+                    db=tmp_path / "abc.db", output_dir=None,
+                    **{**FIT, "population_size": 3, "workers": 2})
+    assert res.generations == 2 and "local dask cluster of 2 workers" in res.where
+    post = res.posterior
+    assert len(post.final) == 3 and math.isfinite(post.epsilon)
+    assert np.isclose(post.final["weight"].sum(), 1.0)

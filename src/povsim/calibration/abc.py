@@ -227,6 +227,8 @@ def calibrate(
     seed: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    security: Any = None,
+    dashboard: str | bool | None = None,
     db: str | Path = "calibration/abc.db",
     output_dir: str | Path | None = "calibration",
     overwrite: bool = False,
@@ -256,10 +258,11 @@ def calibrate(
         ``population.scale`` of every run (default: the scenario's).
     seed
         Root seed of the replicate seeds (default: the scenario's ``seed``).
-    workers, scheduler
-        Where runs execute, as for ``povsim sweep``: ``workers=1`` in this process, ``N`` a
-        local dask cluster of ``N`` processes (default: one per core), ``scheduler`` an existing
-        cluster.
+    workers, scheduler, security, dashboard
+        Where runs execute, as for ``povsim sweep`` (:class:`~povsim.ensembles.execution.Runner`):
+        ``workers=1`` in this process, ``N`` a local dask cluster of ``N`` processes (default:
+        one per core), ``scheduler`` an existing cluster (``security``: its TLS credentials),
+        ``dashboard`` the local cluster's dashboard address.
     db
         pyabc's SQLite database (created, or resumed when it holds the same fit).
     output_dir
@@ -370,7 +373,7 @@ def calibrate(
     _quiet_pyabc()
     if progress is None:
         progress = sys.stderr.isatty()
-    runner = Runner(workers, scheduler)
+    runner = Runner(workers, scheduler, security=security, dashboard=dashboard)
     t0 = time.perf_counter()
     with runner:
         where = runner.describe()

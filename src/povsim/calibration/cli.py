@@ -24,6 +24,8 @@ calibrated.yaml (posterior medians; chain it with `extends: [baseline.yaml,
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from povsim.ensembles.cli import _runner_options
+
     from .abc import CalibrationInterrupted, calibrate
 
     say = None if args.quiet else (lambda m: print(f"povsim: {m}", file=sys.stderr))
@@ -31,7 +33,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         res = calibrate(
             args.scenario, args.targets, args.priors, population_size=args.population_size,
             generations=args.generations, replicates=args.replicates, scale=args.scale,
-            seed=args.seed, workers=args.workers, scheduler=args.scheduler, db=args.db,
+            seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+            **_runner_options(args), db=args.db,
             output_dir=args.output_dir, overwrite=args.overwrite,
             min_epsilon=args.min_epsilon, progress=False if args.quiet else None,
             report=not args.no_report, log=say,
@@ -79,17 +82,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                    help="where posterior.csv, calibrated.yaml and the report go "
                         "(default: %(default)s)")
     c.add_argument("--no-report", action="store_true", help="skip the figures and report.md")
-    g = c.add_argument_group("execution")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local dask cluster of N worker processes (default: one per core); "
-                        "1 runs in this process")
-    g.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="run on an existing dask cluster, e.g. tcp://10.0.0.5:8786")
-    g.add_argument("--scale", type=int, default=None, metavar="K",
-                   help="simulate 1 in K households (population.scale) in every run")
-    g.add_argument("--seed", type=int, default=None, metavar="S",
-                   help="root seed of the replicates (default: the scenario's seed)")
-    g.add_argument("--overwrite", action="store_true",
-                   help="discard a fit stored in --db instead of resuming it")
-    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or messages")
+    from povsim.ensembles.cli import _add_execution
+
+    _add_execution(c)  # the same execution options as compare and sweep
+    for action in c._actions:
+        if action.dest == "overwrite":
+            action.help = "discard a fit stored in --db instead of resuming it"
     c.set_defaults(func=cmd_calibrate)
