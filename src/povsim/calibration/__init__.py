@@ -28,11 +28,22 @@ Example::
 
 from __future__ import annotations
 
-from .abc import CalibrationInterrupted, CalibrationResult, calibrate, estimate_hours
-from .posterior import Posterior, load_posterior
-from .priors import Prior, load_priors
-from .targets import MEASURES, Target, TargetSet, load_targets, register_measure
+from importlib import import_module
+from typing import Any
 
-__all__ = ["MEASURES", "CalibrationInterrupted", "CalibrationResult", "Posterior", "Prior",
-           "Target", "TargetSet", "calibrate", "estimate_hours", "load_posterior",
-           "load_priors", "load_targets", "register_measure"]
+#: public name -> submodule; imported on first use, so that ``povsim --help`` and the other
+#: commands do not pay for scipy, pandas and pyabc
+_API = {
+    "CalibrationInterrupted": "abc", "CalibrationResult": "abc", "calibrate": "abc",
+    "estimate_hours": "abc", "Posterior": "posterior", "load_posterior": "posterior",
+    "Prior": "priors", "load_priors": "priors", "MEASURES": "targets", "Target": "targets",
+    "TargetSet": "targets", "load_targets": "targets", "register_measure": "targets",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(f"{__name__}.{_API[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
