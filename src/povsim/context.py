@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,9 +33,6 @@ from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
 from povsim.population.places import Places
 from povsim.rng import Streams
-
-if TYPE_CHECKING:
-    from povsim.components import Component
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -307,7 +304,8 @@ class Context:
     run
         The engine's state.
     component
-        The component this context belongs to.
+        The component this context belongs to (a :class:`povsim.components.Component`;
+        this module does not import it, so that components can import the context).
 
     Attributes
     ----------
@@ -323,7 +321,7 @@ class Context:
         The component's name.
     """
 
-    def __init__(self, run: RunState, component: Component) -> None:
+    def __init__(self, run: RunState, component: Any) -> None:
         self._run = run
         self._comp = component
         self.name = component.name
@@ -404,6 +402,11 @@ class Context:
     def by_region(self, per_county: np.ndarray) -> np.ndarray:
         """Per-region sums of per-county values."""
         return self._run.by_region(per_county)
+
+    def sizes(self, idx: np.ndarray) -> np.ndarray:
+        """Persons in households ``idx`` (float64): the capacity units of ``capacity_unit:
+        persons``, which the engine counts for every pathway."""
+        return self._run.households.size[idx].astype(np.float64)
 
     # -- operations ---------------------------------------------------------------------------
     def schedule(self, month: int, idx: np.ndarray) -> None:

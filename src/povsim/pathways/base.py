@@ -67,7 +67,7 @@ class Pathway(Component):
     def units(self, ctx: Context, idx: np.ndarray) -> np.ndarray:
         """Capacity units each household uses (1, or its size when capacity is in persons)."""
         if getattr(self.config, "capacity_unit", "households") == "persons":
-            return ctx.households.size[idx].astype(np.float64)
+            return ctx.sizes(idx)
         return np.ones(len(idx))
 
     def enrol(

@@ -49,6 +49,15 @@ class MedicalPathway(Pathway):
     modifies = ("insured",)
     reads = ("registered", "size", "exit_year", "dibao_enrolled", "pc_assessed")
     handles = {"hospital_stay": "out_of_pocket"}
+    #: how the common checks (povsim.testing) exercise the settings that need a context:
+    #: a capacity far below the ~2 million households covered, and a priority that matters
+    #: once that capacity binds
+    check_settings = {
+        "capacity": {"value": 100_000},
+        "capacity_unit": {"value": "persons",
+                          "overrides": {"pathways.medical.capacity": 1_000_000}},
+        "priority": {"value": "random", "overrides": {"pathways.medical.capacity": 300_000}},
+    }
 
     def expected_need(self, ctx: Context, year: int) -> np.ndarray:
         hh = ctx.households

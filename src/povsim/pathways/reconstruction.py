@@ -38,6 +38,20 @@ class ReconstructionPathway(Pathway):
     modifies = ("house_damage",)
     reads = ("registered", "pc_assessed")
     handles = {"houses_broken": "aid", "rebuild_pending": "pending"}
+    #: the common checks (povsim.testing) need disasters that break many houses, and a
+    #: binding capacity for the priority and the capacity unit to matter
+    check_scenario = {
+        "shocks.disasters.flood.share_of_villages": 0.5,
+        "shocks.disasters.flood.damaged": 0.2,
+        "shocks.disasters.flood.destroyed": 0.05,
+    }
+    check_settings = {
+        "capacity": {"value": 3_000},
+        "capacity_unit": {"value": "persons",
+                          "overrides": {"pathways.reconstruction.capacity": 20_000}},
+        "priority": {"value": "random",
+                     "overrides": {"pathways.reconstruction.capacity": 40_000}},
+    }
 
     def setup(self, ctx: Context) -> None:
         self.spent_last = np.zeros(ctx.places.n_counties)
