@@ -53,6 +53,8 @@ __all__ = [
 CHECK_SCALE = 10000
 #: a scale at which many counties have no simulated household at all
 EMPTY_SCALE = 100000
+#: simulated households a year in the capacity that exercises the shared pathway settings
+BINDING_CAPACITY = 20
 _BASELINE = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
 
 
@@ -162,7 +164,11 @@ def changed_value(value: Any, info: Any) -> Any:
     if isinstance(value, float):
         if hi is not None and hi <= 1.0:
             return value * 0.5 if value >= 0.5 else min(1.0, value + 0.3)
-        return value * 2.0 if value > 0 else 1.0
+        new = value * 2.0 if value > 0 else 1.0
+        return new if hi is None or new <= hi else value * 0.5
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        half = value[: max(1, len(value) // 2)]
+        return half if half != value else [value[0] % 12 + 1]
     if isinstance(value, dict) and value and all(isinstance(v, (int, float))
                                                  for v in value.values()):
         scale = 0.5 if all(0 <= v <= 1 for v in value.values()) else 2.0
@@ -182,6 +188,14 @@ def check_setting(case: ComponentCase, key: str, *, base: Scenario | None = None
     spec = (getattr(case.component, "check_settings", {}) or {}).get(key, {})
     scn = _base(case, base, scale)
     extra = dict(spec.get("overrides", {}))
+    if case.kind == "pathway" and "value" not in spec and not extra:
+        # the shared settings of every pathway: a capacity of about twenty simulated
+        # households a year binds for any pathway, and the priority and the capacity unit
+        # matter only when something is rationed
+        if key == "capacity":
+            spec = {"value": BINDING_CAPACITY * scale}
+        elif key in ("capacity_unit", "priority"):
+            extra = {f"{case.section}.capacity": BINDING_CAPACITY * scale}
     if extra:
         scn = scn.with_overrides(extra)
     if "value" in spec:

@@ -37,6 +37,8 @@ ONCE_IGNORED = [
     ("medical", "delay_months"),
     ("reconstruction", "priority"),
     ("reconstruction", "capacity"),
+    # found by the common checks: payments started in the month of enrolment whatever it said
+    ("dibao", "delay_months"),
 ]
 
 

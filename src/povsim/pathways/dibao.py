@@ -70,13 +70,16 @@ class DibaoPathway(Pathway):
 
     def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         gap, disab = self._payments(ctx, idx)
+        if self.delay:  # planned in January: the year's payments after the delay
+            return (gap + disab) * (max(12 - self.delay, 0) / 12.0)
         return gap + disab
 
     def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:
         hh = ctx.households
         gap, disab = self._payments(ctx, idx)
-        months_left = 12 - month % 12
+        # payments start ``delay_months`` after enrolment (seed (七): in the month itself)
+        months_left = max(12 - month % 12 - self.delay, 0)
         hh.dibao_enrolled[idx] = True
         hh.dibao_payment[idx] = gap * months_left / 12.0
         hh.disability_payment[idx] = disab * months_left / 12.0

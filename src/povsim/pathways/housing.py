@@ -29,6 +29,8 @@ class HousingRenovationPathway(Pathway):
                    "housing_renovation"),)
     modifies = ("house_dangerous", "hazard_zone")
     reads = ("registered", "willing_to_move", "relocated")
+    #: the common checks (povsim.testing): a delay past December moves the year of the effect
+    check_settings = {"delay_months": {"value": 14}}
 
     def eligible(self, ctx: Context, year: int) -> np.ndarray:
         hh = ctx.households

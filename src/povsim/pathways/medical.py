@@ -57,6 +57,8 @@ class MedicalPathway(Pathway):
         "capacity_unit": {"value": "persons",
                           "overrides": {"pathways.medical.capacity": 1_000_000}},
         "priority": {"value": "random", "overrides": {"pathways.medical.capacity": 300_000}},
+        # the yearly cap binds only for a low cap in a small scenario
+        "assistance_cap": {"value": 500.0},
     }
 
     def expected_need(self, ctx: Context, year: int) -> np.ndarray:

@@ -48,7 +48,7 @@ class ReconstructionPathway(Pathway):
     check_settings = {
         "capacity": {"value": 3_000},
         "capacity_unit": {"value": "persons",
-                          "overrides": {"pathways.reconstruction.capacity": 20_000}},
+                          "overrides": {"pathways.reconstruction.capacity": 100_000}},
         "priority": {"value": "random",
                      "overrides": {"pathways.reconstruction.capacity": 40_000}},
     }

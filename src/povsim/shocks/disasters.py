@@ -42,6 +42,11 @@ class DisasterShock(Component):
     #: ``houses_broken(idx, month) -> (aided, recovery_months)`` and
     #: ``rebuild_pending(idx) -> waits for aid`` (answered by reconstruction)
     emits = ("houses_broken", "rebuild_pending")
+    #: the common checks (povsim.testing): a replayed event to add
+    check_settings = {
+        "events": {"value": [{"name": "check", "kind": "flood", "year": 2016, "month": 7,
+                              "regions": ["liangshan_yi"], "share_of_villages": 1.0}]},
+    }
 
     def setup(self, ctx: Context) -> None:
         P = ctx.places
