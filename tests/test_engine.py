@@ -3,6 +3,7 @@ ledger, and one way to run a model (attribution and targets in every Dataset).""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from povsim.errors import ModelBuildError
 from povsim.households import Households
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "components"))  # the test plugin's config class
 
 
 def test_households_refuse_assignment() -> None:
@@ -145,3 +147,40 @@ def test_cli_run_goes_through_povsim_run(tmp_path: Path, monkeypatch: pytest.Mon
     assert rc == 0 and calls == [5]
     with xr.open_dataset(tmp_path / "r.nc") as ds:
         assert "exits_by_pathway" in ds and "target_held" in ds
+
+
+class _TwoHandlers(povsim.Pathway):
+    """Claims the illness event medical aid already answers."""
+
+    handles: dict[str, str] = {"hospital_stay": "eligible"}
+
+
+def test_an_event_has_one_handler() -> None:
+    """Two components answering one event is a ModelBuildError naming both."""
+    from plugin_component import FlatBonusConfig
+
+    povsim.register_pathway("second_medical", FlatBonusConfig, _TwoHandlers, replace=True)
+    try:
+        scn = povsim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
+            {"population.scale": 20000, "pathways.second_medical": {}})
+        with pytest.raises(ModelBuildError, match="medical.*second_medical"):
+            povsim.PovertyModel(scn)
+    finally:
+        from povsim.registry import unregister
+
+        unregister("pathway", "second_medical")
+
+
+def test_illness_reaches_medical_aid_only_through_its_event(
+        small_scenario: povsim.Scenario) -> None:
+    """Without a handler of ``hospital_stay`` (medical's disconnected) stays cost more."""
+    from povsim.pathways.medical import MedicalPathway
+
+    base = povsim.run(small_scenario, seed=2)
+    saved = MedicalPathway.handles
+    try:
+        MedicalPathway.handles = {}
+        unhandled = povsim.run(small_scenario, seed=2)
+    finally:
+        MedicalPathway.handles = saved
+    assert float(unhandled["medical_oop"].sum()) > float(base["medical_oop"].sum())

@@ -92,30 +92,34 @@ class Attribution:
                 self.seen[pw.name] |= got
 
     def attribute(self) -> np.ndarray:
-        """Attribute this year's exits (after the assessment): persons by region × label."""
+        """Attribute this year's exits (after the assessment): persons by region × label.
+
+        Works on the exiting households only (a few per cent of the table at full scale).
+        """
         run = self.run
         hh = run.households
         flows = run.flows
-        exited = flows["exited"]
-        size = hh.size.astype(np.float64)
+        sel = np.flatnonzero(flows["exited"])
+        size = hh.size[sel].astype(np.float64)
         labels = self.labels
-        code = np.full(hh.n, -1, dtype=np.int64)
+        code = np.full(sel.size, -1, dtype=np.int64)
         threshold = exit_threshold(run.poverty_line, run.params.exits.household.income_margin)
-        pc = hh.pc_income
-        review = flows.get("exited_by_review", np.zeros(hh.n, dtype=bool)) & exited
-        code[review] = labels.index("review")
-        quota = exited & (code < 0) & (pc < threshold)
+        pc = hh.pc_income[sel]
+        review = flows.get("exited_by_review")
+        if review is not None:
+            code[review[sel]] = labels.index("review")
+        quota = (code < 0) & (pc < threshold)
         code[quota] = labels.index("quota")
 
         # income effects: the largest pivotal contribution wins
-        contrib: dict[str, Any] = dict(self.ytd)
+        contrib: dict[str, Any] = {name: ytd[sel] for name, ytd in self.ytd.items()}
         for pw in self._relief:
             got = run.call(pw, "relief")
             if got is not None:
-                contrib[pw.name] = contrib.get(pw.name, 0.0) + got
-        best = np.zeros(hh.n)
-        best_code = np.full(hh.n, -1, dtype=np.int64)
-        open_ = exited & (code < 0)
+                contrib[pw.name] = contrib.get(pw.name, 0.0) + np.asarray(got)[sel]
+        best = np.zeros(sel.size)
+        best_code = np.full(sel.size, -1, dtype=np.int64)
+        open_ = code < 0
         for name, c in contrib.items():
             c_pc = np.asarray(c, dtype=np.float64) / size
             pivotal = open_ & (c_pc > 0) & (pc - c_pc < threshold) & (c_pc > best)
@@ -124,17 +128,16 @@ class Attribution:
         code = np.where(open_ & (best_code >= 0), best_code, code)
 
         # housing guarantee made to hold by a pathway
-        open_ = exited & (code < 0)
+        open_ = code < 0
         for pw in self._housing:
-            hit = open_ & self.seen[pw.name]
+            hit = open_ & self.seen[pw.name][sel]
             code[hit] = labels.index(pw.name)
             open_ &= ~hit
         code[open_] = labels.index("no_pathway")
 
         P = run.places
         out = np.zeros((P.n_regions, len(labels)))
-        sel = np.flatnonzero(exited)
-        np.add.at(out, (hh.region[sel].astype(np.int64), code[sel]), size[sel] * run.weight)
+        np.add.at(out, (hh.region[sel].astype(np.int64), code), size * run.weight)
         self.last = out
         return out
 
