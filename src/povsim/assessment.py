@@ -69,27 +69,29 @@ class Attribution:
                    if type(p).housing_secured is not Pathway.housing_secured]
         # pathways acting at planning first, then event-driven ones
         self._housing = sorted(housing, key=lambda p: bool(p.event_driven))
-        n = run.households.n
-        self.ytd = {p.name: np.zeros(n) for p in self._income}
-        self.seen = {p.name: np.zeros(n, dtype=bool) for p in self._housing}
+        # only households registered in January can exit in December (the register changes
+        # only at the assessment), so the year's contributions are kept for those rows only
+        self.rows = np.zeros(0, dtype=np.intp)
+        self.ytd: dict[str, np.ndarray] = {}
+        self.seen: dict[str, np.ndarray] = {}
         self.last: np.ndarray | None = None
 
     def after_month(self, month: int) -> None:
         """Add this month's income flows and housing effects (call after incomes accrue)."""
         run = self.run
         if month % 12 == 0:
-            for arr in self.ytd.values():
-                arr[:] = 0.0
-            for mask in self.seen.values():
-                mask[:] = False
+            self.rows = np.flatnonzero(run.households.registered)
+            self.ytd = {p.name: np.zeros(self.rows.size) for p in self._income}
+            self.seen = {p.name: np.zeros(self.rows.size, dtype=bool) for p in self._housing}
+        rows = self.rows
         for pw in self._income:
             flow = run.call(pw, "income")
             if flow is not None:
-                self.ytd[pw.name] += np.asarray(flow, dtype=np.float64) / 12.0
+                self.ytd[pw.name] += np.asarray(flow, dtype=np.float64)[rows] / 12.0
         for pw in self._housing:
             got = run.call(pw, "housing_secured")
             if got is not None:
-                self.seen[pw.name] |= got
+                self.seen[pw.name] |= np.asarray(got)[rows]
 
     def attribute(self) -> np.ndarray:
         """Attribute this year's exits (after the assessment): persons by region × label.
@@ -100,6 +102,9 @@ class Attribution:
         hh = run.households
         flows = run.flows
         sel = np.flatnonzero(flows["exited"])
+        at = np.searchsorted(self.rows, sel)  # exits were registered in January
+        if sel.size and not np.array_equal(self.rows[np.minimum(at, self.rows.size - 1)], sel):
+            raise RuntimeError("a household exited that was not registered in January")
         size = hh.size[sel].astype(np.float64)
         labels = self.labels
         code = np.full(sel.size, -1, dtype=np.int64)
@@ -112,7 +117,7 @@ class Attribution:
         code[quota] = labels.index("quota")
 
         # income effects: the largest pivotal contribution wins
-        contrib: dict[str, Any] = {name: ytd[sel] for name, ytd in self.ytd.items()}
+        contrib: dict[str, Any] = {name: ytd[at] for name, ytd in self.ytd.items()}
         for pw in self._relief:
             got = run.call(pw, "relief")
             if got is not None:
@@ -130,7 +135,7 @@ class Attribution:
         # housing guarantee made to hold by a pathway
         open_ = code < 0
         for pw in self._housing:
-            hit = open_ & self.seen[pw.name][sel]
+            hit = open_ & self.seen[pw.name][at]
             code[hit] = labels.index(pw.name)
             open_ &= ~hit
         code[open_] = labels.index("no_pathway")
