@@ -3,7 +3,7 @@
 The recorder takes a snapshot at the start (the end of the base year: the starting stock) and at
 every year end. Each variable has named dimensions, a ``units`` attribute and a description;
 quantities that exist per pathway have a ``pathway`` dimension. Components add their own
-variables through ``record(model, year)`` and studies through
+variables through ``record(ctx, year, flows)`` and studies through
 :func:`povsim.registry.register_output`.
 
 Flows (``exited``, ``returned``, ``new_poor``, spending, ...) are NaN in the base year: nothing
