@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "povsim"
 
 # lowest first; a module may import from its own layer or any lower one
 LAYERS: list[set[str]] = [
-    {"errors", "rng", "registry"},
+    {"errors", "rng", "registry", "version"},
     {"scenario"},
     {"households", "lines"},
     {"population"},
@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"context", "components"},
     {"pathways"},
     {"shocks", "services"},
-    {"exits", "results", "targets"},
+    {"exits", "results", "targets", "outputs"},
     {"planning", "assessment"},
     {"model"},
     {"plotting"},

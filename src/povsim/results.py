@@ -12,7 +12,6 @@ was simulated then.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from povsim.registry import OUTPUTS
+from povsim.version import povsim_version
 
 if TYPE_CHECKING:
     from povsim.context import RunState
@@ -28,14 +28,6 @@ __all__ = ["Recorder", "povsim_version", "write_dataset"]
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _QUANTILE_SAMPLE = 200_000
-
-
-def povsim_version() -> str:
-    """Installed povsim version (``"unknown"`` when running from an uninstalled tree)."""
-    try:
-        return version("povsim")
-    except PackageNotFoundError:  # pragma: no cover - only outside an install
-        return "unknown"
 
 
 VarSpec = tuple[tuple[str, ...], np.ndarray, dict[str, str]]
@@ -322,25 +314,11 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write results to netCDF (``.nc``) or zarr (``.zarr``); returns the path written.
+    """Write results to netCDF (``.nc``), zarr (``.zarr``) or a tidy CSV (``.csv``).
 
-    The file is written to a temporary name and renamed, so an interrupted write never leaves a
-    truncated results file behind.
+    See :func:`povsim.outputs.write_dataset`: the path is checked first, the write is atomic,
+    and a directory povsim did not create is never replaced.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".zarr":
-        import shutil
+    from povsim.outputs import write_dataset as _write
 
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        ds.to_zarr(tmp, mode="w")
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
-    else:
-        enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
-               if ds[v].dtype.kind in "fiu"}
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-        tmp.replace(path)
-    return path
+    return _write(ds, path)
