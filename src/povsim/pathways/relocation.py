@@ -48,9 +48,6 @@ class RelocationPathway(Pathway):
         ctx.households.reloc_status[idx] = 1
         self.schedule(ctx, idx, month)
 
-    def housing_secured(self, ctx: Context) -> np.ndarray:
-        return ctx.households.reloc_status == 2
-
     def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         cfg = self.config
         hh = ctx.households
@@ -70,3 +67,6 @@ class RelocationPathway(Pathway):
 
     def income(self, ctx: Context) -> np.ndarray:
         return ctx.households.reloc_gain.astype(np.float64)
+
+    def housing_secured(self, ctx: Context) -> np.ndarray:
+        return ctx.households.reloc_status == 2
