@@ -311,7 +311,7 @@ def calibrate(
     from povsim.scenario import Scenario, load_scenario
 
     from ._pyabc import DaskSampler, MedianEpsilon
-    from .posterior import write_outputs
+    from .report import write_outputs
 
     say = log or (lambda _m: None)
     for name, v, lo in (("population_size", population_size, 2), ("generations", generations, 1),

@@ -27,7 +27,7 @@ import pandas as pd
 from povsim.errors import PovsimError
 
 __all__ = ["Posterior", "load_posterior", "posterior_from_history", "weighted_quantile",
-           "write_calibrated_yaml", "write_outputs"]
+           "write_calibrated_yaml"]
 
 _SIM = "sim:"
 _META = ("generation", "particle", "weight", "distance", "epsilon")
@@ -289,20 +289,3 @@ def write_calibrated_yaml(post: Posterior, path: str | Path, *, scenario: Any, p
             head.append(f"#     {fp.name}: {hashlib.sha256(fp.read_bytes()).hexdigest()}")
     path.write_text("\n".join(head + commented) + "\n", encoding="utf-8")
     return path
-
-
-def write_outputs(post: Posterior, priors: Sequence, targets: Any, output_dir: Path, *,
-                  scenario: Any, settings: Mapping[str, Any], prior_file: str = "<priors>",
-                  report: bool = True) -> dict[str, Path]:
-    """Write ``posterior.csv``, ``calibrated.yaml`` and (``report``) the report."""
-    output_dir = Path(output_dir)
-    files = {"posterior": post.to_csv(output_dir / "posterior.csv"),
-             "calibrated": write_calibrated_yaml(post, output_dir / "calibrated.yaml",
-                                                 scenario=scenario, priors=priors,
-                                                 targets=targets, settings=settings,
-                                                 prior_file=prior_file)}
-    if report:
-        from .report import write_report
-
-        files.update(write_report(post, priors, targets, output_dir, settings=settings))
-    return files

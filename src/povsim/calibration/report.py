@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .posterior import Posterior, weighted_quantile
+from .posterior import Posterior, weighted_quantile, write_calibrated_yaml
 
-__all__ = ["residual_table", "write_report"]
+__all__ = ["residual_table", "write_outputs", "write_report"]
 
 
 def residual_table(post: Posterior, targets: Any) -> list[dict[str, Any]]:
@@ -184,4 +184,19 @@ def write_report(post: Posterior, priors: Sequence[Any], targets: Any, output_di
     md += ["", "## Why each target", ""]
     md += [f"- **{t.name}** ({t.source_label}): {t.why}" for t in targets.targets]
     files["report"].write_text("\n".join(md) + "\n", encoding="utf-8")
+    return files
+
+
+def write_outputs(post: Posterior, priors: Sequence, targets: Any, output_dir: Path, *,
+                  scenario: Any, settings: Mapping[str, Any], prior_file: str = "<priors>",
+                  report: bool = True) -> dict[str, Path]:
+    """Write ``posterior.csv``, ``calibrated.yaml`` and (``report``) the report."""
+    output_dir = Path(output_dir)
+    files = {"posterior": post.to_csv(output_dir / "posterior.csv"),
+             "calibrated": write_calibrated_yaml(post, output_dir / "calibrated.yaml",
+                                                 scenario=scenario, priors=priors,
+                                                 targets=targets, settings=settings,
+                                                 prior_file=prior_file)}
+    if report:
+        files.update(write_report(post, priors, targets, output_dir, settings=settings))
     return files
