@@ -37,7 +37,7 @@ path you write in a scenario file (nested as YAML mappings) or after `--set KEY=
 
 How to read the *source* column:
 
-- `seed (七)` — a section of the 2015 provincial decision (see `/work/shared/MODEL.md`);
+- `seed (七)` — a section of the 2015 provincial decision (see [the campaign](domain.md));
 - `calibration/<file>: <series> <region> <year>` — a row of a table in `calibration/`, which
   carries the publication it was read from;
 - `derived: ...` — computed from such rows, the computation is stated;
