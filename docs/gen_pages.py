@@ -15,6 +15,7 @@ Nothing written here is kept in ``docs/``: the plugin puts the files into the bu
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import mkdocs_gen_files
@@ -26,6 +27,7 @@ def _script(name: str):
     """Import ``docs/<name>.py`` (docs/ is not a package)."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 

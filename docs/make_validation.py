@@ -164,9 +164,9 @@ def render(replicates: int = DEFAULT_REPLICATES, scale: int = DEFAULT_SCALE) -> 
         mean = float(sims.mean())
         off = (mean - target) / target if target else float("nan")
         rows.append(
-            f"| {obs.label} | {obs.year} | {_fmt(target, obs.unit)} | {_fmt(mean, obs.unit)} "
-            f"| {_fmt(sims.min(), obs.unit)} – {_fmt(sims.max(), obs.unit)} | {off:+.0%} "
-            f"| `{obs.file}`: {obs.series}; {confidence} confidence |"
+            f"| {obs.label} | {obs.year} | {_fmt(target, obs.unit)} | **{_fmt(mean, obs.unit)}** "
+            f"<br>{_fmt(sims.min(), obs.unit)} – {_fmt(sims.max(), obs.unit)} | {off:+.0%} "
+            f"| `{obs.file}`<br>{obs.series} ({confidence}) |"
         )
     inflow = np.array([_inflow(ds, 2016) for ds in runs])
     ds0 = runs[0]
@@ -198,12 +198,12 @@ The table compares `scenarios/baseline.yaml` with every sourced figure of the ca
 that the model produces. It was made by `docs/make_validation.py` during the build of this site,
 from {replicates} fresh runs at 1:{scale} (about {households:,} simulated households each;
 replicates 0–{last} of the scenario's seed, `povsim.rng.replicate_seed(seed, r)`; povsim {version}, scenario sha256 `{sha}…`; {elapsed:.0f} s), so it shows the
-model as it is in the code that built these pages. *Model* is the mean over the replicates,
-*range* the lowest and highest replicate, *off* the relative difference of the mean from the
+model as it is in the code that built these pages. *Model* is the mean over the replicates
+(in bold) and below it the lowest and highest replicate, *off* the relative difference of the mean from the
 observation.
 
-| quantity | year | observed | model | range | off | source (`calibration/`) |
-|---|---|---|---|---|---|---|
+| quantity | year | observed | model<br>range | off | source in `calibration/` (confidence) |
+|---|---|---|---|---|---|
 {table}
 
 The regional incidences compare the model's region (all its counties' registered poor over

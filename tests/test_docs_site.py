@@ -61,7 +61,7 @@ def test_api_reference_renders_docstrings(site: Path) -> None:
     assert "PovertyModel" in model and "Parameters" in model
     ens = (site / "api" / "ensembles.html").read_text(encoding="utf-8")
     for name in ("compare", "sweep", "frontier", "attribution"):
-        assert f'id="povsim.ensembles.{name}"' in ens, name
+        assert f'id="povsim.ensembles.{name}.{name}"' in ens, name
 
 
 def test_notebooks_are_rendered_without_execution(site: Path) -> None:
@@ -81,7 +81,7 @@ def test_generated_pages_come_from_the_code(site: Path) -> None:
     validation = (site / "validation.html").read_text(encoding="utf-8")
     # the observed 2016 year-end stock, and a model value computed by the build
     assert "2.72 M" in validation and "registered poor at year end" in validation
-    assert re.search(r"<td>\d\.\d\d M</td>", validation)
+    assert re.search(r"<strong>\d\.\d\d M</strong>", validation)
     assert "planned" in validation
 
 
