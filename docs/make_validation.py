@@ -166,7 +166,7 @@ def render(replicates: int = DEFAULT_REPLICATES, scale: int = DEFAULT_SCALE) -> 
         rows.append(
             f"| {obs.label} | {obs.year} | {_fmt(target, obs.unit)} | **{_fmt(mean, obs.unit)}** "
             f"<br>{_fmt(sims.min(), obs.unit)} – {_fmt(sims.max(), obs.unit)} | {off:+.0%} "
-            f"| `{obs.file}`<br>{obs.series} ({confidence}) |"
+            f"| `{obs.file}`<br>{obs.series.replace('_', '_<wbr>')} ({confidence}) |"
         )
     inflow = np.array([_inflow(ds, 2016) for ds in runs])
     ds0 = runs[0]
