@@ -99,26 +99,96 @@ MEASURES = {
 
 P = "sichuan_poor_population.csv"
 OBSERVATIONS = [
-    Observation("registered poor at year end", P, "registered_poor_population_yearend",
-                "Sichuan", 2015, "people", "stock"),
-    Observation("registered poor at year end", P, "registered_poor_population_yearend",
-                "Sichuan", 2016, "people", "stock"),
-    Observation("people lifted out in the year", P, "people_lifted_out_derived_from_stock",
-                "Sichuan", 2015, "people", "exited"),
-    Observation("people lifted out in the year", P, "people_lifted_out_reported",
-                "Sichuan", 2016, "people", "exited"),
-    Observation("registered incidence at year end", P, "poverty_incidence_registered",
-                "Sichuan", 2015, "share", "incidence"),
-    Observation("registered incidence at year end", P, "poverty_incidence_registered",
-                "Sichuan", 2016, "share", "incidence"),
-    Observation("incidence, plateau Tibetan areas", P, "poverty_incidence",
-                "Sichuan:Tibetan plateau (高原藏区)", 2016, "share", "incidence_tibetan"),
-    Observation("incidence, Liangshan Yi areas", P, "poverty_incidence",
-                "Sichuan:Yi area (大小凉山彝区)", 2016, "share", "incidence_yi"),
-    Observation("poor villages exited in the year", "sichuan_village_exits.csv",
-                "villages_exited", "Sichuan", 2016, "villages", "villages_in_year"),
-    Observation("poor counties exited by year end", "sichuan_county_exits.csv",
-                "counties_exited_in_batch_year", "Sichuan", 2016, "counties", "counties_by"),
+    Observation(
+        "registered poor at year end",
+        P,
+        "registered_poor_population_yearend",
+        "Sichuan",
+        2015,
+        "people",
+        "stock",
+    ),
+    Observation(
+        "registered poor at year end",
+        P,
+        "registered_poor_population_yearend",
+        "Sichuan",
+        2016,
+        "people",
+        "stock",
+    ),
+    Observation(
+        "people lifted out in the year",
+        P,
+        "people_lifted_out_derived_from_stock",
+        "Sichuan",
+        2015,
+        "people",
+        "exited",
+    ),
+    Observation(
+        "people lifted out in the year",
+        P,
+        "people_lifted_out_reported",
+        "Sichuan",
+        2016,
+        "people",
+        "exited",
+    ),
+    Observation(
+        "registered incidence at year end",
+        P,
+        "poverty_incidence_registered",
+        "Sichuan",
+        2015,
+        "share",
+        "incidence",
+    ),
+    Observation(
+        "registered incidence at year end",
+        P,
+        "poverty_incidence_registered",
+        "Sichuan",
+        2016,
+        "share",
+        "incidence",
+    ),
+    Observation(
+        "incidence, plateau Tibetan areas",
+        P,
+        "poverty_incidence",
+        "Sichuan:Tibetan plateau (高原藏区)",
+        2016,
+        "share",
+        "incidence_tibetan",
+    ),
+    Observation(
+        "incidence, Liangshan Yi areas",
+        P,
+        "poverty_incidence",
+        "Sichuan:Yi area (大小凉山彝区)",
+        2016,
+        "share",
+        "incidence_yi",
+    ),
+    Observation(
+        "poor villages exited in the year",
+        "sichuan_village_exits.csv",
+        "villages_exited",
+        "Sichuan",
+        2016,
+        "villages",
+        "villages_in_year",
+    ),
+    Observation(
+        "poor counties exited by year end",
+        "sichuan_county_exits.csv",
+        "counties_exited_in_batch_year",
+        "Sichuan",
+        2016,
+        "counties",
+        "counties_by",
+    ),
 ]
 
 
@@ -128,7 +198,9 @@ def observed(obs: Observation) -> tuple[float, str, str]:
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             if (row["series"], row["region"], int(row["year"])) == (
-                obs.series, obs.region, obs.year
+                obs.series,
+                obs.region,
+                obs.year,
             ):
                 return float(row["value"]), row["source"], row["confidence"]
     raise LookupError(f"{path}: no row {obs.series!r}, {obs.region!r}, {obs.year}")
@@ -138,8 +210,7 @@ def run_replicates(replicates: int, scale: int) -> list[xr.Dataset]:
     """Run the baseline ``replicates`` times at 1:``scale`` with the replicate seeds."""
     scn = povsim.load_scenario(BASELINE)
     return [
-        povsim.run(scn, seed=replicate_seed(scn.seed, r), scale=scale)
-        for r in range(replicates)
+        povsim.run(scn, seed=replicate_seed(scn.seed, r), scale=scale) for r in range(replicates)
     ]
 
 
@@ -158,7 +229,7 @@ def render(replicates: int = DEFAULT_REPLICATES, scale: int = DEFAULT_SCALE) -> 
     elapsed = time.perf_counter() - t0
     rows = []
     for obs in OBSERVATIONS:
-        value, source, confidence = observed(obs)
+        value, _source, confidence = observed(obs)
         target = value / 100 if obs.unit == "share" else value
         sims = np.array([MEASURES[obs.measure](ds, obs.year) for ds in runs])
         mean = float(sims.mean())

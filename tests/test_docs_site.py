@@ -34,11 +34,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true")
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if proc.returncode != 0:
         log = "\n".join(
-            line for line in (proc.stdout + proc.stderr).splitlines()
+            line
+            for line in (proc.stdout + proc.stderr).splitlines()
             if "WARNING" in line or "ERROR" in line or "Error" in line
         )
         pytest.fail(f"mkdocs build --strict failed:\n{log or proc.stderr[-4000:]}", pytrace=False)
@@ -46,8 +52,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_site_builds_strict_and_has_every_page(site: Path) -> None:
-    nav_pages = re.findall(r":\s*([\w/.-]+\.(?:md|ipynb))\s*$",
-                           (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    nav_pages = re.findall(
+        r":\s*([\w/.-]+\.(?:md|ipynb))\s*$",
+        (ROOT / "mkdocs.yml").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
     assert len(nav_pages) > 20
     for page in nav_pages:
         html = site / re.sub(r"\.(md|ipynb)$", ".html", page)
@@ -68,7 +77,8 @@ def test_notebooks_are_rendered_without_execution(site: Path) -> None:
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         html = (site / "notebooks" / nb.with_suffix(".html").name).read_text(encoding="utf-8")
         first_code = next(
-            "".join(c["source"]) for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+            "".join(c["source"])
+            for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
             if c["cell_type"] == "code"
         )
         token = re.findall(r"[A-Za-z_]{6,}", first_code)[0]
@@ -87,10 +97,18 @@ def test_generated_pages_come_from_the_code(site: Path) -> None:
 
 def test_no_link_outside_the_repository() -> None:
     """Users do not have the project's shared folder: nothing may point there."""
-    files = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md"),
-             *(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "src").rglob("*.py")]
-    bad = [str(p.relative_to(ROOT)) for p in files
-           if re.search(r"/work/|shared/MODEL\.md", p.read_text(encoding="utf-8"))]
+    files = [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        *(ROOT / "docs").rglob("*.md"),
+        *(ROOT / "notebooks").glob("*.ipynb"),
+        *(ROOT / "src").rglob("*.py"),
+    ]
+    bad = [
+        str(p.relative_to(ROOT))
+        for p in files
+        if re.search(r"/work/|\bMODEL\.md\b", p.read_text(encoding="utf-8"))
+    ]
     assert not bad, f"references to paths outside the repository in: {bad}"
 
 
@@ -101,12 +119,12 @@ def test_citation_cff_is_valid_cff_1_2() -> None:
     jsonschema.validate(cff, schema)  # raises ValidationError naming the offending key
     assert cff["cff-version"] == "1.2.0"
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    version = re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1)
+    version = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
     assert str(cff["version"]) == version, "CITATION.cff version differs from pyproject.toml"
     assert cff["license"] == "MIT"
 
 
 def test_changelog_names_the_current_version() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    version = re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1)
+    version = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
     assert f"## [{version}]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")

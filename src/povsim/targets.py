@@ -1,4 +1,4 @@
-"""The campaign's targets (seed (三), docs/domain.md §1) evaluated on a results Dataset.
+"""The campaign's targets (seed (三), domain.md §1) evaluated on a results Dataset.
 
 :func:`evaluate` returns one row per target: whether it held, the year it was first met, and
 the shortfall at the target year (in the target's unit). It works on one run or, with a
@@ -36,7 +36,7 @@ def _first_year(years: np.ndarray, ok: np.ndarray) -> int | None:
 
 
 def evaluate(ds: xr.Dataset, scenario: Scenario | None = None) -> list[TargetResult]:
-    """Evaluate every target of docs/domain.md §1 on the results of one run.
+    """Evaluate every target of domain.md §1 on the results of one run.
 
     Parameters
     ----------

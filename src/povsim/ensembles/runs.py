@@ -6,7 +6,7 @@ household over the line (:class:`DirectAttribution`), and returns one small
 :class:`xarray.Dataset` holding
 
 * every variable of :func:`povsim.run` (all converted to ``float64``, ``NaN`` = missing),
-* the targets of docs/domain.md §1 (``target_held``, ``target_year_met``, ``target_shortfall``),
+* the targets of domain.md §1 (``target_held``, ``target_year_met``, ``target_shortfall``),
 * the run's cost (``total_spending``, ``total_allocated``),
 * direct attribution of exits (``exits_by_pathway``, dims ``year, region, attribution``).
 
