@@ -54,7 +54,8 @@ Conventions (from the schema): money is in current yuan; rates and shares are fr
 (the same every year) or a mapping `{year: value}` read step-wise: the value of the latest
 listed year at or before the year asked for, and the first listed value before that (see
 [scenarios.md](scenarios.md)). In the *default* column dated mappings are shown one year per
-line (`year → value`), `null` means "not set".
+line (`year → value`), `null` means "not set". In the *type* column a *dated number* is such a
+value, and bounds (`in [0, 1]`, `≥ 0`) are checked when the scenario is loaded.
 
 The sources of the budget sources' amounts are in their `description` rows
 (`budget.sources.<name>.description`).
