@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"population"},
     {"pathways", "budget"},
     {"shocks", "services"},
-    {"exits", "results", "targets"},
+    {"exits", "results", "targets", "outputs"},
     {"model"},
     {"plotting"},
     {"ensembles"},

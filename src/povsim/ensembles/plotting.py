@@ -82,7 +82,7 @@ def plot_frontier(fr: xr.Dataset, runs: xr.Dataset | None = None,
         fr = fr.isel(setting=0)
     key = fr.attrs.get("key", "value")
     level = float(fr.attrs.get("level", 0.9))
-    x = fr[key].values.astype(float)
+    x = fr[fr.attrs.get("coord", key)].values.astype(float)
     ncols = 2 if runs is not None else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6.5 * ncols, 4.8), squeeze=False)
     ax = axes[0, 0]
@@ -129,7 +129,7 @@ def plot_frontier(fr: xr.Dataset, runs: xr.Dataset | None = None,
     if runs is not None:
         ax2 = axes[0, 1]
         dim = ensemble_dim(runs)
-        xs = runs[key].values.astype(float)
+        xs = runs[fr.attrs.get("coord", key)].values.astype(float)
         order = np.argsort(xs)
         lo, med, hi = _stock_band(runs)
         end = {k: v.isel(year=-1).values[order] / 1e6 for k, v in
