@@ -105,9 +105,10 @@ def register_output(name: str, func: Callable[..., Any], *, replace: bool = Fals
     name
         Name of the registration (the variables are named by ``func``).
     func
-        ``func(model)`` returns a mapping ``{variable_name: (dims, values, attrs)}`` for one
-        year, where ``dims`` exclude ``year`` (e.g. ``("region",)``) and ``attrs`` include
-        ``units``.
+        ``func(run)`` receives the run's state (:class:`povsim.context.RunState`:
+        ``households``, ``places``, ``weight``, ``params``, ...) and returns a mapping
+        ``{variable_name: (dims, values, attrs)}`` for one year, where ``dims`` exclude
+        ``year`` (e.g. ``("region",)``) and ``attrs`` include ``units``.
     replace
         Allow replacing an existing registration.
 
