@@ -382,34 +382,69 @@ def plot_attribution(ds: xr.Dataset, scenario: str | None = None,
     for i in range(len(exps)):
         axes[0, i].set_ylim(0, ymax * 1.08 if ymax > 0 else 1)
     if has_cf:
-        ax = axes[0, -1]
-        from .common import ensemble_dim
-
-        dim = ensemble_dim(ds)
-        labels = [lab for lab, _ in exps]
-        offs = [str(x) for x in ds["switched_off"].values]
-        h = 0.8 / len(labels)
-        yy = np.arange(len(offs))
-        for i, lab in enumerate(labels):
-            sub = ds.sel({dim: lab}) if dim is not None else ds
-            v = sub["cf_exits_total"].values / 1e6
-            lo = sub["cf_exits_total_lo"].values / 1e6 if "cf_exits_total_lo" in sub else v
-            hi = sub["cf_exits_total_hi"].values / 1e6 if "cf_exits_total_hi" in sub else v
-            err = np.vstack([np.nan_to_num(np.clip(v - lo, 0, None)),
-                             np.nan_to_num(np.clip(hi - v, 0, None))])
-            ax.barh(yy + (i - (len(labels) - 1) / 2) * h, np.nan_to_num(v), h, xerr=err,
-                    capsize=2, color=exp_color(i), label=lab)
-        ax.axvline(0, color="0.2", lw=0.8)
-        ax.set_yticks(yy, [pathway_label(p) for p in offs], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel("exits added by the pathway, all years (million persons)")
-        level = ds["cf_exits_total"].attrs.get("level", 0.9)
-        ax.set_title("Counterfactual: scenario minus the scenario without the pathway\n"
-                     f"(paired over replicates, {100 * float(level):.0f}% interval)", fontsize=10)
-        ax.grid(alpha=0.3, axis="x")
-        panel_letter(ax, "abcdefgh"[len(exps)])
-        legend_below(ax, ncol=2)
+        draw_counterfactual(axes[0, -1], ds, [lab for lab, _ in exps])
+        panel_letter(axes[0, -1], "abcdefgh"[len(exps)])
     return save(fig, path)
+
+
+def draw_counterfactual(ax: Any, ds: xr.Dataset, labels: list[str] | None = None) -> None:
+    """Horizontal bars: exits each pathway adds (``cf_exits_total``), with its interval."""
+    from .common import ensemble_dim
+
+    dim = ensemble_dim(ds)
+    if labels is None:
+        labels = [str(x) for x in ds[dim].values] if dim is not None else ["run"]
+    offs = [str(x) for x in ds["switched_off"].values]
+    h = 0.8 / len(labels)
+    yy = np.arange(len(offs))
+    for i, lab in enumerate(labels):
+        sub = ds.sel({dim: lab}) if dim is not None else ds
+        v = np.asarray(sub["cf_exits_total"].values, dtype=float) / 1e6
+        lo = sub["cf_exits_total_lo"].values / 1e6 if "cf_exits_total_lo" in sub else v
+        hi = sub["cf_exits_total_hi"].values / 1e6 if "cf_exits_total_hi" in sub else v
+        err = np.vstack([np.nan_to_num(np.clip(v - lo, 0, None)),
+                         np.nan_to_num(np.clip(hi - v, 0, None))])
+        ax.barh(yy + (i - (len(labels) - 1) / 2) * h, np.nan_to_num(v), h, xerr=err,
+                capsize=2, color=exp_color(i), label=lab)
+    ax.axvline(0, color="0.2", lw=0.8)
+    ax.set_yticks(yy, [pathway_label(p) for p in offs], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("exits added by the pathway, all years (million persons)")
+    level = ds["cf_exits_total"].attrs.get("level", 0.9)
+    ax.set_title("Counterfactual: scenario minus the scenario without the pathway\n"
+                 f"(paired over replicates, {100 * float(level):.0f}% interval)", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    legend_below(ax, ncol=2)
+
+
+def draw_direct_totals(ax: Any, ds: xr.Dataset) -> None:
+    """Stacked bars per experiment: exits of all years by the pathway that carried them."""
+    from .common import ensemble_dim
+
+    dim = ensemble_dim(ds)
+    labels = [str(x) for x in ds[dim].values]
+    if "exits_direct_total" in ds:
+        ex = ds["exits_direct_total"]
+    else:
+        ok = ds["done"] == 1 if "done" in ds else True
+        ex = ds["exits_by_pathway"].where(ok).mean("replicate").sum(["year", "region"])
+    ex = ex / 1e6
+    names = [str(a) for a in ds["attribution"].values]
+    colors = _colors(names)
+    bottom = np.zeros(len(labels))
+    for a in names:
+        v = np.nan_to_num(ex.sel(attribution=a).transpose(dim).values)
+        if v.sum() <= 0:
+            continue
+        ax.bar(np.arange(len(labels)), v, 0.6, bottom=bottom, label=pathway_label(a),
+               color=colors[a])
+        bottom += v
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("exits, all years (million persons)")
+    ax.set_title("Exits by the pathway that carried them\n(direct accounting, mean of runs)",
+                 fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    legend_below(ax, ncol=2).set_bbox_to_anchor((0.5, -0.2))
 
 
 # ---------------------------------------------------------------------------------------------
