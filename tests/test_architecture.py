@@ -1,5 +1,5 @@
 """The package imports only downward: scenario → population → model parts → results →
-ensembles → command line (STYLE.md's layout). Imports under ``TYPE_CHECKING`` (type hints only)
+plotting → ensembles → report → command line (STYLE.md's layout). Imports under ``TYPE_CHECKING`` (type hints only)
 are ignored; every other import, inside functions too, must point down, except the explicit lazy
 imports listed in ALLOWED_UP."""
 
@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"model"},
     {"plotting"},
     {"ensembles"},
+    {"report"},
     {"cli", "__init__"},
 ]
 
