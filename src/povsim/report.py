@@ -45,7 +45,8 @@ figcaption{font-size:.88rem;color:#444;margin-top:.3rem}
 .note{background:#fff7e6;border-left:4px solid #E69F00;padding:.6rem 1rem}
 .small{font-size:.82rem;color:#555}code{font-size:.88em}
 nav ul{columns:2;font-size:.92rem}details{margin:.5rem 0}
-td.src{font-size:.8rem;color:#333;max-width:34rem;word-break:break-word}
+td.src{font-size:.8rem;color:#333;min-width:18rem;word-break:break-word}
+td.val{max-width:18rem;word-break:break-word}
 """
 
 
@@ -238,7 +239,7 @@ def _parameters(ds: Any) -> str:
         table = ["<table><tr><th>key</th><th>value</th><th>unit</th><th>source</th></tr>"]
         for key, text, unit, src in shown:
             short = text if len(text) <= 160 else text[:157] + "..."
-            table.append(f"<tr><td><code>{_e(key)}</code></td><td><code>{_e(short)}</code>"
+            table.append(f"<tr><td><code>{_e(key)}</code></td><td class='val'><code>{_e(short)}</code>"
                          f"</td><td>{_e(unit)}</td><td class='src'>{_e(src)}</td></tr>")
         table.append("</table>")
         out.append(f"<h3>{_e(lab)}</h3>{intro}<details open><summary>parameters of "

@@ -852,6 +852,7 @@ def plot_run(ds: xr.Dataset, path: str | Path | None = None) -> Any:
             _mark(ax, float(t.year), float(share[list(years).index(t.year)]),
                   int(flags[key].sum()), 1, ms=10)
     ax.axhline(1.0, color="0.1", ls="--", lw=1.3, label=f"target: all by {t.year}")
+    _mark_legend(ax, 1)
     ax.set_ylim(0, 1.12)
     ax.set_title("Share of poor villages and counties exited", fontsize=10)
     ax.set_ylabel("share of the target")

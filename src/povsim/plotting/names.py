@@ -202,6 +202,21 @@ def cjk_font(text: str = "四川省县区市") -> str | None:
         seen.add(e.fname)
         if font_covers(e.fname, text):
             return str(e.name)
+    # matplotlib's font cache may predate a font installed since (e.g. with the browser):
+    # look at the system's fonts too and register the first one that covers the text
+    try:
+        system = sorted(font_manager.findSystemFonts())
+    except Exception:  # noqa: BLE001 - no font listing on this system
+        system = []
+    for path in system:
+        if path in seen or "lastresort" in path.lower().replace(" ", ""):
+            continue
+        if font_covers(path, text):
+            try:
+                font_manager.fontManager.addfont(path)
+                return str(font_manager.FontProperties(fname=path).get_name())
+            except Exception:  # noqa: BLE001 - a font matplotlib cannot use is skipped
+                continue
     return None
 
 
