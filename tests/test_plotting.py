@@ -327,3 +327,24 @@ def test_region_labels_are_display_names(baseline_ds: xr.Dataset) -> None:
     assert "Liangshan Yi area" in all_text
     assert "liangshan_yi" not in all_text
     assert np.all([P.region_label(r) for r in REGION_IDS])
+
+
+def test_comparison_shown_once_in_jupyter(ens: xr.Dataset, tmp_path: Path) -> None:
+    """In a Jupyter kernel (inline backend), a cell returning plot_comparison(...) displays
+    one image, not two (pyplot kept the figure open and the inline backend showed it again)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from povsim.results import write_dataset
+
+    path = write_dataset(ens, tmp_path / "cmp.nc")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import xarray as xr\n"
+        "from povsim.ensembles import plot_comparison\n"
+        f"ds = xr.open_dataset({str(path)!r}).load()\n"
+        "plot_comparison(ds)")]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1, [o.get("output_type") for o in outputs]
