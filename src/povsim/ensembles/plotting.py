@@ -316,13 +316,18 @@ def plot_sweep(ds: xr.Dataset, path: str | Path | None = None,
         order = np.argsort(x)
         fig, axes = new_figure(8, 5)
         ax = axes[0, 0]
+        drawn: set[tuple[float, ...]] = set()
         for i, t in enumerate(targets):
-            ax.plot(x[order], p.values[order, i], "-o", ms=4, label=target_label(t),
+            jitter = (i - (len(targets) - 1) / 2) * 0.004  # equal curves stay visible
+            ax.plot(x[order], p.values[order, i] + jitter, "-o", ms=4, label=target_label(t),
                     color=f"C{i}")
             if "p_held_lo" in ds:
                 lo = ds["p_held_lo"].transpose(dim, "target").values[order, i]
                 hi = ds["p_held_hi"].transpose(dim, "target").values[order, i]
-                ax.fill_between(x[order], lo, hi, color=f"C{i}", alpha=0.1, lw=0)
+                key = tuple(np.round(np.concatenate([lo, hi]), 6))
+                if key not in drawn:  # targets with the same counts share one band
+                    drawn.add(key)
+                    ax.fill_between(x[order], lo, hi, color=f"C{i}", alpha=0.1, lw=0)
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel(key_label(keys[0][1]))
         ax.set_ylabel("P(target holds)")
@@ -478,9 +483,12 @@ def _frontier_settings(fr: xr.Dataset, path: str | Path | None) -> Any:
     fig, axes = new_figure(4.6 * ncols, 3.8 * nrows + 0.8, nrows, ncols)
     for ti, t in enumerate(targets):
         ax = axes.flat[ti]
-        for si, s in enumerate(fr["setting"].values):
-            ax.plot(x, fr["p_held"].sel(setting=s, target=t).values, "-o", ms=3,
-                    color=f"C{si}", label=str(s))
+        settings = list(fr["setting"].values)
+        for si, s in enumerate(settings):
+            jitter = (si - (len(settings) - 1) / 2) * 0.012  # equal curves stay visible
+            ax.plot(x, fr["p_held"].sel(setting=s, target=t).values + jitter,
+                    ("-", "--", ":", "-.")[si % 4], marker="o", ms=3, color=f"C{si}",
+                    label=_setting_label(str(s)))
         ax.axhline(level, color="0.3", ls="--", lw=1)
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(target_label(t), fontsize=10)
@@ -491,6 +499,14 @@ def _frontier_settings(fr: xr.Dataset, path: str | Path | None) -> Any:
     for ax in axes.flat[len(targets):]:
         ax.set_visible(False)
     h, lab = axes.flat[0].get_legend_handles_labels()
-    fig.legend(h, lab, loc="outside lower center", ncol=min(len(lab), 4), fontsize=8,
+    fig.legend(h, lab, loc="outside lower center", ncol=min(len(lab), 3), fontsize=8,
                frameon=False)
+    fig.suptitle(f"P(target holds) against {key_label(key)}, one line per setting of the "
+                 f"other keys (dashed: P = {level:g})", fontsize=11)
     return save(fig, path)
+
+
+def _setting_label(setting: str) -> str:
+    """``"lines.merge.year=2017"`` -> ``"year the dibao and poverty lines merge = 2017"``."""
+    parts = [kv.split("=", 1) for kv in setting.split(",") if "=" in kv]
+    return ", ".join(f"{key_label(k)} = {v}" for k, v in parts) if parts else setting
