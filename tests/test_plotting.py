@@ -12,23 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+from _support import ROOT, SCENARIOS
+from matplotlib.collections import PolyCollection
+from matplotlib.image import AxesImage
+from matplotlib.text import Text
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import xarray as xr  # noqa: E402
-from _support import ROOT, SCENARIOS  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-
-from povsim import plotting as P  # noqa: E402
-from povsim.errors import PovsimError  # noqa: E402
-from povsim.plotting.common import source_kinds, swept_keys  # noqa: E402
-from povsim.plotting.names import cjk_font, county_labels, font_covers  # noqa: E402
+from povsim import plotting as P
+from povsim.errors import PovsimError
+from povsim.plotting.common import source_kinds, swept_keys
+from povsim.plotting.names import cjk_font, county_labels, font_covers
 
 #: 1 simulated household in 5000 (~1,500 households): figures need shapes, not precision
 FIG_SCALE = 5000
@@ -139,7 +135,7 @@ def test_plot_run_counts_grants_not_credit(baseline_ds: xr.Dataset, tmp_path: Pa
     assert (tmp_path / "run.png").stat().st_size > 10_000
     render(fig)
     check_readable(fig)
-    ax = [a for a in fig.axes if "Grants spent" in a.get_title()][0]
+    ax = next(a for a in fig.axes if "Grants spent" in a.get_title())
     drawn = sum(p.get_height() for p in ax.patches)
     kinds = source_kinds(baseline_ds)
     credit = [s for s, k in kinds.items() if k == "credit"]
@@ -150,7 +146,7 @@ def test_plot_run_counts_grants_not_credit(baseline_ds: xr.Dataset, tmp_path: Pa
     assert drawn == pytest.approx(grants, rel=1e-9)
     assert everything - grants > 1.0  # billions of credit lent: the test can tell them apart
     # the villages/counties panel carries the target line and a held/not-held mark
-    places = [a for a in fig.axes if "villages and counties" in a.get_title()][0]
+    places = next(a for a in fig.axes if "villages and counties" in a.get_title())
     labels = [ln.get_label() for ln in places.get_lines()]
     assert any(lab.startswith("target: all by") for lab in labels)
     assert len([ln for ln in places.get_lines() if ln.get_marker() in ("o", "X")
@@ -183,7 +179,7 @@ def test_exits_against_targets(ens: xr.Dataset) -> None:
         assert any("target" in ln.get_label() for ln in ax.get_lines()) or \
             any("target" in str(c.get_label()) for c in ax.collections)
     villages = fig.axes[1]
-    goal = [ln for ln in villages.get_lines() if ln.get_label().startswith("target")][0]
+    goal = next(ln for ln in villages.get_lines() if ln.get_label().startswith("target"))
     assert goal.get_ydata()[0] == pytest.approx(min(11501, float(ens["poor_villages"]
                                                                   .isel(scenario=0, replicate=0)
                                                                   .sum())), rel=1e-6)
@@ -267,7 +263,7 @@ def test_county_timeline_88_counties_in_pinyin(baseline_ds: xr.Dataset) -> None:
         assert all(t.isascii() for t in ticks)
     else:
         assert any("南部县" in t for t in ticks)
-    im = [c for c in ax.get_children() if isinstance(c, AxesImage)][0]
+    im = next(c for c in ax.get_children() if isinstance(c, AxesImage))
     assert im.get_array().shape == (88, baseline_ds.sizes["year"] - 1)
     all_text = " ".join(texts(fig))
     for name in ("Qinba mountains", "Wumeng mountains", "Liangshan Yi area",
@@ -311,7 +307,7 @@ def test_hindcast_observations(ens: xr.Dataset) -> None:
     assert obs["source"].str.len().min() > 5
     fig = P.plot_hindcast(ens)
     ax = fig.axes[0]
-    observed = [ln for ln in ax.get_lines() if ln.get_marker() == "D"][0]
+    observed = next(ln for ln in ax.get_lines() if ln.get_marker() == "D")
     assert list(observed.get_xdata()) == [2013, 2014, 2015, 2016]
     assert [c for c in ax.collections if isinstance(c, PolyCollection)], "a band over runs"
     own = [{"variable": "registered_poor", "year": 2016, "value": 2.7e6, "source": "mine"}]

@@ -117,9 +117,9 @@ def _browser() -> tuple[str, str] | None:
 
 def _need_browser() -> tuple[str, str]:
     found = _browser()
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("selenium") is None:
         found = None
         why = "selenium is not installed (pip install -e '.[test]')"
     else:

@@ -21,7 +21,7 @@ import json
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def _e(x: Any) -> str:
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -253,7 +253,7 @@ def _provenance(ds: Any, inputs: Sequence[str], command: str) -> str:
     from povsim.plotting.common import ensemble_dim, experiments
     from povsim.results import povsim_version
 
-    rows = [("report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")),
+    rows = [("report written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
             ("command", command), ("inputs", ", ".join(inputs)),
             ("povsim (report)", povsim_version()),
             ("python", platform.python_version())]
@@ -272,9 +272,9 @@ def _provenance(ds: Any, inputs: Sequence[str], command: str) -> str:
         if meta:
             try:
                 m = json.loads(meta)
-                rows.append(("ensemble", f"{m.get('replicates')} replicates, root seed "
-                                         f"{m.get('root_seed')}, common random numbers "
-                                         f"{m.get('common_random_numbers')}"))
+                rows.append(("ensemble", (f"{m.get('replicates')} replicates, root seed "
+                                          f"{m.get('root_seed')}, common random numbers "
+                                          f"{m.get('common_random_numbers')}")))
             except ValueError:
                 pass
         for lab, runs in experiments(ds):
@@ -322,12 +322,18 @@ def _figures(ds: Any, log: Callable[[str], None] | None) -> list[tuple[str, str,
             from povsim.ensembles.frontier import frontier
 
             def draw_frontier() -> Any:
-                fr = frontier(ds, key=budget[0], n_boot=200)
+                try:  # the dotted key, or the coordinate's identifier if that is what it takes
+                    fr = frontier(ds, key="budget.scale", n_boot=200)
+                except PovsimError:
+                    fr = frontier(ds, key=budget[0], n_boot=200)
                 return plot_frontier(fr, ds)
 
             add("frontier", "Budget frontier", "For each target, the smallest budget at "
                 "which it holds with probability 0.9 or more (diamonds, with a bootstrap "
                 "interval).", draw_frontier)
+        out.append(("sweep-note", "Figures of one design point",
+                    ("<p class='small'>The figures below show one design point of the "
+                     f"sweep, the first: <code>{_e(first)}</code>.</p>")))
     add("trajectory", "Registered poor against the target path",
         "Registered poor at each year end: one run draws a line, replicates a fan (median, "
         "25-75% and 5-95% of runs), against the straight path to zero by the target year and "
@@ -391,9 +397,9 @@ def render_html(ds: Any, inputs: Sequence[str], command: str = "",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
-        "<p class='small'>Agent-based simulation of Sichuan's 2015-2020 targeted poverty-"
-        "alleviation campaign. Do the campaign's targets hold, when, where, with what "
-        "probability, and which pathway did it?</p>",
+        ("<p class='small'>Agent-based simulation of Sichuan's 2015-2020 targeted poverty-"
+         "alleviation campaign. Do the campaign's targets hold, when, where, with what "
+         "probability, and which pathway did it?</p>"),
         "<nav><b>Contents</b><ul><li><a href='#targets'>Targets</a></li>" + nav +
         "<li><a href='#calibration'>Calibration fit</a></li>"
         "<li><a href='#parameters'>Parameters and sources</a></li>"
@@ -409,11 +415,11 @@ def render_html(ds: Any, inputs: Sequence[str], command: str = "",
                      f"</tr>{obs_rows}</table>")
     parts += [
         "<h2 id='calibration'>Calibration fit</h2>",
-        "<p class='note'><b>Not available yet.</b> povsim has no calibration fit so far: no "
-        "parameter has been fitted to the observations, and there is no posterior or "
-        "goodness-of-fit to report. The hindcast figure above only sets the runs beside the "
-        "sourced 2013-2016 figures; it is not a fit. This section will show the fit once "
-        "povsim has one.</p>",
+        ("<p class='note'><b>Not available yet.</b> povsim has no calibration fit so far: no "
+         "parameter has been fitted to the observations, and there is no posterior or "
+         "goodness-of-fit to report. The hindcast figure above only sets the runs beside the "
+         "sourced 2013-2016 figures; it is not a fit. This section will show the fit once "
+         "povsim has one.</p>"),
         "<h2 id='parameters'>Parameters and their sources</h2>", _parameters(ds),
         "<h2 id='provenance'>Provenance</h2>", _provenance(ds, inputs, command),
         "</main></body></html>",

@@ -22,7 +22,6 @@ from .names import cjk_font
 __all__ = [
     "ensemble_dim",
     "experiments",
-    "finish",
     "new_figure",
     "save",
     "scenario_of",
@@ -58,9 +57,8 @@ def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1,
 
 def _fonts(fig: Any) -> None:
     """Give every text that holds non-ASCII characters a font that has them (if any does)."""
-    from matplotlib.text import Text
-
     import matplotlib
+    from matplotlib.text import Text
 
     base = list(matplotlib.rcParams["font.sans-serif"][:1]) or ["DejaVu Sans"]
     for t in fig.findobj(Text):
@@ -85,8 +83,6 @@ def save(fig: Any, path: str | Path | None) -> Any:
         fig.savefig(path, dpi=150, bbox_inches="tight")
     return fig
 
-
-finish = save
 
 
 def ensemble_dim(ds: xr.Dataset) -> str | None:

@@ -781,7 +781,7 @@ def plot_run(ds: xr.Dataset, path: str | Path | None = None) -> Any:
     -------
     matplotlib.figure.Figure
     """
-    (lab, runs), = experiments(ds)[:1]
+    (_lab, runs), = experiments(ds)[:1]
     one = runs.isel(replicate=0)
     t = targets_of(runs)
     years = one["year"].values.astype(int)
@@ -846,7 +846,7 @@ def plot_run(ds: xr.Dataset, path: str | Path | None = None) -> Any:
     ):
         total = float(one[total_var].sum()) if total_var in one else float(goal)
         share = one[var].sum("region").values / max(min(goal, total), 1)
-        line, = ax.plot(years, share, style, label=f"{name} exited")
+        ax.plot(years, share, style, label=f"{name} exited")
         key = name.split()[1]
         if key in flags and t.year in years:
             _mark(ax, float(t.year), float(share[list(years).index(t.year)]),

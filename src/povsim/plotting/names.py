@@ -215,18 +215,6 @@ def cjk_font(text: str = "四川省县区市") -> str | None:
             try:
                 font_manager.fontManager.addfont(path)
                 return str(font_manager.FontProperties(fname=path).get_name())
-            except Exception:  # noqa: BLE001 - a font matplotlib cannot use is skipped
+            except Exception:  # noqa: BLE001, S112 - a font matplotlib cannot use is skipped
                 continue
     return None
-
-
-def font_family(text: str) -> list[str] | str:
-    """The ``fontfamily`` to draw ``text``: matplotlib's default, plus a CJK font if needed."""
-    import matplotlib
-
-    base = list(matplotlib.rcParams["font.sans-serif"][:1]) or ["DejaVu Sans"]
-    if text.isascii():
-        return "sans-serif"
-    han = "".join(ch for ch in text if not ch.isascii())
-    cjk = cjk_font(han)
-    return base + [cjk] if cjk else "sans-serif"
