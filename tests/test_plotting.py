@@ -344,3 +344,32 @@ def test_comparison_shown_once_in_jupyter(ens: xr.Dataset, tmp_path: Path) -> No
     outputs = nb.cells[0].outputs
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 1, [o.get("output_type") for o in outputs]
+
+
+@pytest.mark.slow  # 8 runs (one per pathway switched off); the default run tests the figure on
+# a counterfactual ensemble of one pathway (test_comparison_panels_labelled_and_shown_once)
+def test_compare_cli_counterfactual_figure_draws_it(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`povsim compare --attribution counterfactual --figure` draws the counterfactual
+    attribution too (it drew only the direct one)."""
+    from povsim import cli
+    from povsim.ensembles import plotting as ep
+
+    drawn: list[Any] = []
+    original = ep.plot_comparison
+
+    def spy(ds: xr.Dataset, path: Any = None) -> Any:
+        fig = original(ds, path)
+        drawn.append(fig)
+        return fig
+
+    monkeypatch.setattr(ep, "plot_comparison", spy)
+    fig_path = tmp_path / "cmp.png"
+    rc = cli.main(["compare", str(SCENARIOS / "baseline.yaml"), "--replicates", "1",
+                   "--scale", str(FIG_SCALE), "--workers", "1", "--attribution",
+                   "counterfactual", "--output", str(tmp_path / "cmp.zarr"), "--figure",
+                   str(fig_path), "-q"])
+    assert rc == 0 and fig_path.stat().st_size > 10_000
+    titles = [a.get_title() for a in drawn[0].axes if a.get_visible()]
+    assert any(t.startswith("Counterfactual") for t in titles), titles
+    assert any("direct accounting" in t for t in titles), titles
