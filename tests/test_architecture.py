@@ -1,7 +1,7 @@
 """The package imports only downward: scenario → population → model parts → results →
-plotting → ensembles → report → command line (STYLE.md's layout). Imports under ``TYPE_CHECKING`` (type hints only)
-are ignored; every other import, inside functions too, must point down, except the explicit lazy
-imports listed in ALLOWED_UP."""
+plotting → ensembles → report → command line (STYLE.md's layout). Imports under
+``TYPE_CHECKING`` (type hints only) are ignored; every other import, inside functions too, must
+point down, except the explicit lazy imports listed in ALLOWED_UP."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"population"},
     {"pathways", "budget"},
     {"shocks", "services"},
-    {"exits", "results", "targets"},
+    {"exits", "results", "targets", "outputs"},
     {"model"},
     {"plotting"},
     {"ensembles"},

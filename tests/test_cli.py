@@ -163,3 +163,65 @@ def test_bad_override_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> No
     """A ``--set`` override naming an unknown key: exit 2 with a message naming it."""
     assert_clean_error(in_process(capsys, "validate", SCENARIOS / "baseline.yaml",
                                   "--set", "budget.scael=2"), "scael")
+
+
+# --------------------------------------------------------------------------------------------
+# validate checks everything run needs (one shared check: population.data.check_inputs)
+# --------------------------------------------------------------------------------------------
+
+
+def _extending(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(f"extends: {SCENARIOS / 'baseline.yaml'}\n{body}", encoding="utf-8")
+    return path
+
+
+EVENT_IN_UNKNOWN_COUNTY = (
+    "shocks:\n  disasters:\n    events:\n"
+    "      - {kind: flood, year: 2016, month: 7, counties: [九寨沟县, 不存在县]}\n"
+)
+
+
+def test_validate_refuses_an_unknown_event_county(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Before the fix ``validate`` passed this file and only ``run`` failed."""
+    path = _extending(tmp_path, "bad_event.yaml", EVENT_IN_UNKNOWN_COUNTY)
+    proc = in_process(capsys, "validate", path)
+    assert_clean_error(proc, f"{path}: shocks.disasters.events.0.counties.1: unknown county "
+                             "'不存在县' (expected a county of calibration:counties.csv")
+
+
+def test_run_gives_the_validate_message_before_simulating(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _extending(tmp_path, "bad_event.yaml", EVENT_IN_UNKNOWN_COUNTY)
+    proc = in_process(capsys, "run", path, "--scale", SMALL_SCALE, "-o", tmp_path / "o.nc", "-q")
+    assert_clean_error(proc, f"{path}: shocks.disasters.events.0.counties.1: unknown county")
+    assert "households" not in proc.stderr  # the model was never built
+
+
+def test_validate_refuses_a_missing_data_file(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = _extending(tmp_path, "nodata.yaml", "population:\n  counties_file: my_counties.csv\n")
+    proc = in_process(capsys, "validate", path)
+    assert_clean_error(proc, f"{path}: population.counties_file: cannot use the data file "
+                             "'my_counties.csv'", "not found", str(tmp_path / "my_counties.csv"))
+
+
+def test_validate_refuses_an_unreadable_data_file(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "regions.csv").write_text("series,region,value\nx,qinba,1\n", encoding="utf-8")
+    path = _extending(tmp_path, "badcsv.yaml", "population:\n  regions_file: regions.csv\n")
+    proc = in_process(capsys, "validate", path)
+    assert_clean_error(proc, f"{path}: population.regions_file: cannot use the data file "
+                             "'regions.csv'", "missing column(s) source")
+
+
+def test_validate_refuses_a_data_file_missing_a_series(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "regions.csv").write_text(
+        "series,region,year,value,unit,source,confidence\n"
+        "registered_poor,qinba,2014,1,persons,x,high\n", encoding="utf-8")
+    path = _extending(tmp_path, "short.yaml", "population:\n  regions_file: regions.csv\n")
+    proc = in_process(capsys, "validate", path)
+    assert_clean_error(proc, f"{path}: population.regions_file: the data file 'regions.csv' "
+                             "has no 'registered_poor' row for wumeng")

@@ -243,11 +243,20 @@ def test_sweep_keys_as_identifiers(sweep2: xr.Dataset) -> None:
     """Swept coordinates renamed to identifiers (budget_scale) with the dotted key kept."""
     from povsim.ensembles import plot_sweep
 
-    renamed = sweep2.rename({"budget.scale": "budget_scale",
-                             "lines.merge.year": "lines_merge_year"})
-    renamed["budget_scale"].attrs["dotted_key"] = "budget.scale"
-    renamed["lines_merge_year"].attrs["dotted_key"] = "lines.merge.year"
-    assert [k for _, k in swept_keys(renamed)] == ["budget.scale", "lines.merge.year"]
+    found = dict(swept_keys(sweep2))
+    assert sorted(found.values()) == ["budget.scale", "lines.merge.year"]
+    ident = sweep2.rename({c: k.replace(".", "_") for c, k in found.items()
+                           if c != k.replace(".", "_")})
+    for c, k in found.items():
+        ident[k.replace(".", "_")].attrs["key"] = k
+    dotted = sweep2.rename({c: k for c, k in found.items() if c != k})
+    for c in found.values():
+        dotted[c].attrs.pop("key", None)
+    for form in (ident, dotted):
+        assert [k for _, k in swept_keys(form)] == ["budget.scale", "lines.merge.year"]
+        assert len([im for a in plot_sweep(form).axes for im in a.get_images()]) == \
+            sweep2.sizes["target"]
+    renamed = ident
     fig = plot_sweep(renamed)
     assert len([im for a in fig.axes for im in a.get_images()]) == sweep2.sizes["target"]
 

@@ -27,15 +27,20 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _load(path: str, sets: list[str] | None) -> Any:
+def _load(path: str, overrides: dict[str, Any] | None) -> Any:
+    """Load a scenario file and check the data it names: what ``validate`` checks is
+    everything ``run`` needs before it simulates."""
+    from povsim.population.data import check_inputs
     from povsim.scenario import load_scenario
 
-    return load_scenario(path, overrides=_overrides(sets) or None)
+    scn = load_scenario(path, overrides=overrides or None)
+    check_inputs(scn, Path(path).resolve().parent, file=path)
+    return scn
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
-        scn = _load(path, args.set)
+        scn = _load(path, _overrides(args.set))
         print(f"{path}: valid scenario {scn.name!r} (sha256 {scn.sha256()[:12]})")
     return 0
 
@@ -45,7 +50,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from povsim.scenario.schema import iter_parameters
 
-    scn = _load(args.scenario, args.set)
+    scn = _load(args.scenario, _overrides(args.set))
     for key, value, meta in iter_parameters(scn):
         if isinstance(value, BaseModel):
             continue
@@ -68,12 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["population.scale"] = args.scale
     if args.budget_scale is not None:
         overrides["budget.scale"] = args.budget_scale
-    from povsim.scenario import load_scenario
+    scn = _load(args.scenario, overrides)
+    from povsim.outputs import check_output
 
-    scn = load_scenario(args.scenario, overrides=overrides or None)
-    out = Path(args.output)
-    if out.parent and not out.parent.exists():
-        raise PovsimError(f"--output: directory {out.parent} does not exist")
+    out = check_output(args.output)  # before the simulation: nothing computed is lost
     if args.figure and not Path(args.figure).resolve().parent.exists():
         raise PovsimError(f"--figure: directory {Path(args.figure).parent} does not exist")
     model = PovertyModel(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent)
@@ -132,8 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"povsim {povsim_version()}")
     p.add_argument("--plugin", action="append", metavar="MODULE", default=[],
-                   help="import MODULE first (a study's module that registers its own pathways, "
-                        "shocks or outputs); repeatable")
+                   help="import MODULE first, which runs its code with your permissions (a "
+                        "study's module that registers its own pathways, shocks or outputs; "
+                        "only use modules you trust); repeatable")
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check scenario files and report every problem")
@@ -149,7 +153,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run one scenario and write its results")
     r.add_argument("scenario")
-    r.add_argument("--output", "-o", default="results.nc", help="netCDF (.nc) or zarr (.zarr)")
+    r.add_argument("--output", "-o", default="results.nc",
+                   help="netCDF (.nc), zarr (.zarr) or a tidy CSV table (.csv); checked before "
+                        "the run, written atomically")
     r.add_argument("--seed", type=int, default=None, help="root seed (default: scenario seed)")
     r.add_argument("--scale", type=int, default=None,
                    help="simulate 1 in SCALE households (default: population.scale)")

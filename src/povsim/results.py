@@ -321,25 +321,11 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write results to netCDF (``.nc``) or zarr (``.zarr``); returns the path written.
+    """Write results to netCDF (``.nc``), zarr (``.zarr``) or a tidy CSV (``.csv``).
 
-    The file is written to a temporary name and renamed, so an interrupted write never leaves a
-    truncated results file behind.
+    See :func:`povsim.outputs.write_dataset`: the path is checked first, the write is atomic,
+    and a directory povsim did not create is never replaced.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".zarr":
-        import shutil
+    from povsim.outputs import write_dataset as _write
 
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        ds.to_zarr(tmp, mode="w")
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
-    else:
-        enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
-               if ds[v].dtype.kind in "fiu"}
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-        tmp.replace(path)
-    return path
+    return _write(ds, path)

@@ -30,7 +30,10 @@ def test_serial_store_layout(serial_sweep: tuple[Path, xr.Dataset]) -> None:
     path, ds = serial_sweep
     assert ds.sizes["experiment"] == 2 and ds.sizes["replicate"] == 3
     assert ds["registered_poor"].dims[:2] == ("experiment", "replicate")
-    assert list(ds["budget.scale"].values) == [0.5, 1.0]
+    # a swept key is a coordinate with an identifier name; the dotted key is its attribute
+    assert list(ds["budget_scale"].values) == [0.5, 1.0]
+    assert ds["budget_scale"].attrs["key"] == "budget.scale"
+    assert ds.budget_scale.dims == ("experiment",)
     assert (ds["done"] == 1).all()
     assert list(ds["seed"].values) == [replicate_seed(11, r) for r in range(3)]
     # every run is its own chunk
@@ -91,11 +94,14 @@ def test_store_of_another_ensemble_is_refused(serial_sweep: tuple[Path, xr.Datas
     with pytest.raises(povsim.PovsimError, match="experiments differ"):
         sweep(BASELINE, **dict(SWEEP, sets={"budget.scale": [0.5, 0.75]}), workers=1,
               output=path)
-    other = tmp_path / "not_a_store"
+    other = tmp_path / "not_a_store.zarr"
     other.mkdir()
     (other / "file.txt").write_text("x")
-    with pytest.raises(povsim.PovsimError, match="not a povsim ensemble store"):
+    with pytest.raises(povsim.PovsimError, match="not created by povsim"):
         sweep(BASELINE, **SWEEP, workers=1, output=other)
+    with pytest.raises(povsim.PovsimError, match="not created by povsim"):
+        sweep(BASELINE, **SWEEP, workers=1, output=other, overwrite=True)
+    assert (other / "file.txt").read_text() == "x"
     copy = tmp_path / "copy.zarr"
     one = dict(SWEEP, sets={"budget.scale": [1.0]}, replicates=1)
     sweep(BASELINE, **one, workers=1, output=copy)

@@ -69,8 +69,9 @@ def test_frontier_on_a_tiny_budget_sweep(serial_sweep: tuple[Path, xr.Dataset],
                                          tmp_path: Path) -> None:
     _, ds = serial_sweep
     fr = frontier(ds, key="budget.scale", level=0.9, n_boot=100)
-    assert list(fr["budget.scale"].values) == [0.5, 1.0]
-    assert fr["p_held"].dims == ("budget.scale", "target")
+    assert list(fr["budget_scale"].values) == [0.5, 1.0]
+    assert fr.attrs["key"] == "budget.scale" and fr.attrs["coord"] == "budget_scale"
+    assert fr["p_held"].dims == ("budget_scale", "target")
     np.testing.assert_allclose(fr["p_held"].values,
                                ds["target_held"].mean("replicate").values)
     for t in fr["target"].values:
@@ -79,7 +80,7 @@ def test_frontier_on_a_tiny_budget_sweep(serial_sweep: tuple[Path, xr.Dataset],
         if np.isnan(f):
             assert p[-1] < 0.9
         else:
-            assert f in (0.5, 1.0) and (p[fr["budget.scale"].values >= f] >= 0.9).all()
+            assert f in (0.5, 1.0) and (p[fr["budget_scale"].values >= f] >= 0.9).all()
     assert (fr["budget"].values > 0).all()
     plot_frontier(fr, ds, tmp_path / "frontier.png")
     assert (tmp_path / "frontier.png").stat().st_size > 10_000

@@ -49,7 +49,7 @@ def test_factorial_and_lhs_designs() -> None:
 def test_sweep_over_the_merge_year(tmp_path: Path) -> None:
     ds = sweep(BASELINE, {"lines.merge.year": [2016, 2019]}, replicates=1, scale=SCALE,
                workers=1)
-    assert list(ds["lines.merge.year"].values) == [2016, 2019]
+    assert list(ds["lines_merge_year"].values) == [2016, 2019]
     assert list(ds["experiment"].values) == ["lines.merge.year=2016", "lines.merge.year=2019"]
     dl = ds["dibao_line"].sel(year=2017).values[:, 0]
     assert dl[0] != dl[1]  # the merge year changes the dibao line path
@@ -61,7 +61,7 @@ def test_lhs_sweep_two_keys(tmp_path: Path) -> None:
                output=tmp_path / "lhs.zarr")
     assert ds.sizes["experiment"] == 2
     assert ds["experiment"].values[0].startswith("000:budget.scale=")
-    assert ((ds["budget.scale"] >= 0.5) & (ds["budget.scale"] <= 1.5)).all()
+    assert ((ds["budget_scale"] >= 0.5) & (ds["budget_scale"] <= 1.5)).all()
 
 
 def test_bad_keys_are_clear_errors() -> None:

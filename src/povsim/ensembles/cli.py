@@ -41,14 +41,30 @@ def _check_interval(value: float) -> None:
 
 
 def _check_output(path: str) -> None:
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise PovsimError(f"--output: directory {p.parent} does not exist")
+    """The output is checked before anything runs (format, folder, not a foreign directory)."""
+    from povsim.outputs import ENSEMBLE_KIND, check_output
+
+    check_output(path, kind=ENSEMBLE_KIND)
+
+
+def _runner_options(args: argparse.Namespace) -> dict[str, Any]:
+    from .execution import tls_security
+
+    tls = (args.tls_ca, args.tls_cert, args.tls_key)
+    if any(t is not None for t in tls) and args.scheduler is None:
+        raise PovsimError("--tls-ca/--tls-cert/--tls-key are for --scheduler (the local "
+                          "cluster makes its own temporary TLS credentials)")
+    if args.dashboard is not None and args.scheduler is not None:
+        raise PovsimError("--dashboard is for the local cluster; an existing cluster has its own")
+    return {"security": tls_security(*tls), "dashboard": args.dashboard}
 
 
 def _interrupted(exc: Any, output: str) -> int:
     rep = getattr(exc, "report", None)
-    if rep is not None:
+    if rep is not None and rep.already + rep.computed == 0:
+        print("\npovsim: interrupted before any run was stored; nothing was written",
+              file=sys.stderr)
+    elif rep is not None:
         stored = rep.already + rep.computed
         print(f"\npovsim: interrupted; {stored} of {rep.total} runs are stored in {output}; "
               f"run the same command again to compute the other {rep.total - stored}",
@@ -64,13 +80,29 @@ def _add_execution(p: argparse.ArgumentParser) -> None:
                    help="local dask cluster of N worker processes (default: one per core); "
                         "1 runs in this process")
     g.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="run on an existing dask cluster, e.g. tcp://10.0.0.5:8786")
+                   help="run on an existing dask cluster, e.g. tls://10.0.0.5:8786 (its workers "
+                        "must import povsim and read the scenarios' data files)")
+    g.add_argument("--tls-ca", default=None, metavar="CA.pem",
+                   help="with --scheduler: the certificate authority of a TLS cluster")
+    g.add_argument("--tls-cert", default=None, metavar="CERT.pem",
+                   help="with --scheduler: this client's TLS certificate")
+    g.add_argument("--tls-key", default=None, metavar="KEY.pem",
+                   help="with --scheduler: this client's private key (unless in --tls-cert). "
+                        "Without --tls-*, dask's configuration applies (distributed.comm.tls.* "
+                        "in ~/.config/dask/*.yaml or the file DASK_CONFIG names)")
+    g.add_argument("--dashboard", nargs="?", const="127.0.0.1:8787", default=None,
+                   metavar="ADDR",
+                   help="serve dask's dashboard for the local cluster (default address "
+                        "127.0.0.1:8787; needs bokeh). Without it the local cluster has no "
+                        "dashboard and no HTTP endpoint; it always uses TLS with temporary "
+                        "credentials on 127.0.0.1")
     g.add_argument("--scale", type=int, default=None, metavar="K",
                    help="simulate 1 in K households (population.scale) in every run")
     g.add_argument("--seed", type=int, default=None, metavar="S",
                    help="root seed of the replicates (default: the scenario's seed)")
     g.add_argument("--overwrite", action="store_true",
-                   help="discard an existing --output instead of resuming it")
+                   help="discard an existing --output instead of resuming it (only a store "
+                        "povsim created; a larger --replicates grows a store without it)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar or messages")
 
 
@@ -87,7 +119,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             output=args.output, workers=args.workers, scheduler=args.scheduler,
             progress=False if args.quiet else None,
             counterfactual=args.attribution == "counterfactual", interval=args.interval,
-            overwrite=args.overwrite, log=_say(args),
+            overwrite=args.overwrite, log=_say(args), **_runner_options(args),
         )
     except EnsembleInterrupted as exc:
         return _interrupted(exc, args.output)
@@ -146,7 +178,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             samples=args.samples, seed=args.seed, scale=args.scale, output=args.output,
             workers=args.workers, scheduler=args.scheduler,
             progress=False if args.quiet else None, interval=args.interval,
-            overwrite=args.overwrite, log=_say(args),
+            overwrite=args.overwrite, log=_say(args), **_runner_options(args),
         )
     except EnsembleInterrupted as exc:
         return _interrupted(exc, args.output)
@@ -159,7 +191,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         fr = frontier(ds, key=key, level=args.level, interval=args.interval)
         print()
         print(format_frontier(fr))
-        write_group(fr, args.output, "frontier")
+        if Path(args.output).suffix.lower() == ".zarr":
+            write_group(fr, args.output, "frontier")
+        else:  # the file again, atomically, with the frontier as its group
+            from povsim.outputs import write_dataset
+
+            from .store import annotate
+
+            write_dataset(annotate(ds.load().copy()), args.output,
+                          groups={"frontier": annotate(fr.copy())})
     if args.figure:
         from .plotting import plot_frontier, plot_sweep
 
@@ -186,7 +226,8 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--replicates", "-n", type=int, required=True, metavar="N",
                    help="replicates per scenario")
     c.add_argument("--output", "-o", required=True, metavar="PATH",
-                   help="zarr store (.zarr; resumable) or netCDF file (.nc)")
+                   help="zarr store (.zarr; resumable), netCDF file (.nc) or tidy CSV table "
+                        "(.csv); checked before any run")
     c.add_argument("--figure", default=None, metavar="FIG.png", help="also draw a figure")
     c.add_argument("--attribution", choices=("direct", "counterfactual"), default="direct",
                    help="counterfactual: also run each scenario with each pathway switched off")
@@ -211,7 +252,8 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--replicates", "-n", type=int, required=True, metavar="N",
                    help="replicates per design point")
     s.add_argument("--output", "-o", required=True, metavar="STORE.zarr",
-                   help="zarr store (resumable)")
+                   help="zarr store (.zarr; resumable), netCDF file (.nc) or tidy CSV table "
+                        "(.csv); checked before any run")
     s.add_argument("--level", type=float, default=0.9,
                    help="probability the frontier asks of each target (default 0.9)")
     s.add_argument("--frontier-key", default=None, metavar="KEY",

@@ -33,9 +33,9 @@ import xarray as xr
 from povsim.errors import PovsimError
 from povsim.scenario import Scenario, load_scenario
 
-from .execution import execute, load, output_path
+from .execution import execute, load, output_path, plan_output
 from .stats import ensemble_dim, mean_interval, runs_done, wilson
-from .store import Experiment, Plan
+from .store import Experiment, Plan, locked
 
 __all__ = ["compare", "format_comparison", "paired_differences", "summarize_targets"]
 
@@ -204,19 +204,31 @@ def _apply_scale(scn: Scenario, scale: int | None) -> Scenario:
 
 
 def _write_summary(path: Path, summary: xr.Dataset, group: str | None = None) -> None:
+    """Add the summary variables to a store's group (replacing earlier ones)."""
     import warnings
 
-    from .store import open_ensemble
+    from .store import annotate, locked, open_ensemble
 
-    existing = open_ensemble(path, group)
+    existing = open_ensemble(path, group, verify=False)
     drop = [c for c in summary.coords if c in existing.variables]
-    summary = summary.drop_vars(drop)
+    summary = annotate(summary.drop_vars(drop))
     # xarray replaces the group's attributes on append: keep the store's (its identity)
     summary.attrs = dict(existing.attrs)
     existing.close()
-    with warnings.catch_warnings():
+    with locked(path), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary.to_zarr(str(path), mode="a", group=group, consolidated=False)
+
+
+def finish_output(result: xr.Dataset, final: Path, store: Path,
+                  groups: dict[str, xr.Dataset] | None = None) -> None:
+    """Write an ensemble's ``.nc``/``.csv`` output (atomically), then drop its runs store."""
+    from povsim.outputs import ENSEMBLE_KIND, remove_povsim_dir, write_dataset
+
+    from .store import annotate
+
+    write_dataset(annotate(result.copy()), final, groups=groups)
+    remove_povsim_dir(store, ENSEMBLE_KIND)
 
 
 def compare(
@@ -235,6 +247,8 @@ def compare(
     overwrite: bool = False,
     crn: bool = True,
     log: Callable[[str], None] | None = None,
+    security: object = None,
+    dashboard: str | bool | None = None,
 ) -> xr.Dataset:
     """Run scenarios side by side with common random numbers and summarise the targets.
 
@@ -250,10 +264,11 @@ def compare(
     scale
         Simulate 1 in ``scale`` households (overrides ``population.scale`` everywhere).
     output
-        The zarr store (``.zarr``) or a netCDF file (``.nc``, written at the end; the runs
-        stream into ``OUTPUT.runs.zarr`` meanwhile). ``None``: a temporary store, returned in
-        memory.
-    workers, scheduler
+        The zarr store (``.zarr``), a netCDF file (``.nc``) or a tidy CSV table (``.csv``);
+        the last two are written at the end, the runs streaming into ``OUTPUT.runs.zarr``
+        meanwhile. Checked before any run (:func:`povsim.outputs.check_output`). ``None``: a
+        temporary store, returned in memory.
+    workers, scheduler, security, dashboard
         Where to run (see :class:`povsim.ensembles.execution.Runner`).
     progress
         Progress bar of runs done and time left (``None``: on a terminal).
@@ -291,16 +306,17 @@ def compare(
     if counterfactual:
         plans.append(Plan(dim="scenario", experiments=knockout_experiments(exps, pathways),
                           group="knockouts"))
-    netcdf = output is not None and Path(output).suffix == ".nc"
-    store_out = Path(str(output) + ".runs.zarr") if netcdf else output
-    with output_path(store_out) as path:
+    store_out, final = plan_output(output)
+    with output_path(store_out) as path, locked(path):
         execute(plans, replicates=replicates, root_seed=root_seed, path=path, workers=workers,
                 scheduler=scheduler, progress=progress, crn=crn, overwrite=overwrite,
                 attrs={"title": "povsim comparison", "interval": interval}, log=log,
                 description=f"runs ({len(exps)} scenarios x {replicates} replicates"
                             + (f" + {len(plans[1].experiments)} with a pathway off)"
-                               if counterfactual else ")"))
-        runs = load(path, in_memory=output is None or netcdf)
+                               if counterfactual else ")"),
+                security=security, dashboard=dashboard)
+        in_memory = output is None or final is not None
+        runs = load(path, in_memory=in_memory)
         summary = xr.merge([summarize_targets(runs, interval),
                             paired_differences(runs, 0, interval),
                             direct_attribution(runs)], compat="override")
@@ -309,19 +325,14 @@ def compare(
             summary = xr.merge([summary, counterfactual_attribution(runs, knock, interval)],
                                compat="override")
         summary.attrs = {}
-        if output is not None and not netcdf:
+        if output is not None and final is None:
             _write_summary(path, summary)
             runs.close()
-            result = load(path)
-        else:
-            result = xr.merge([runs, summary], compat="override", combine_attrs="override")
-    if netcdf:
-        from povsim.results import write_dataset
-
-        write_dataset(result, output)  # type: ignore[arg-type]
-        import shutil
-
-        shutil.rmtree(store_out, ignore_errors=True)  # type: ignore[arg-type]
+            return load(path)
+        result = xr.merge([runs, summary], compat="override", combine_attrs="override")
+        if final is not None:
+            groups = {"knockouts": knock} if counterfactual else None
+            finish_output(result, final, path, groups)
     return result
 
 

@@ -26,8 +26,9 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,12 @@ from povsim.errors import PovsimError
 from povsim.rng import replicate_seed
 
 from .runs import simulate
-from .store import EnsembleStore, Plan, make_spec, open_ensemble
+from povsim.outputs import ENSEMBLE_KIND, check_output
+
+from .store import EnsembleStore, Plan, locked, make_spec, open_ensemble
 
 __all__ = ["EnsembleInterrupted", "ExecutionReport", "Runner", "Task", "default_workers",
-           "execute", "run_seeds"]
+           "execute", "main_is_import_safe", "plan_output", "run_seeds", "tls_security"]
 
 
 def default_workers() -> int:
@@ -110,6 +113,156 @@ def run_seeds(plans: Sequence[Plan], replicates: int, root_seed: int, crn: bool 
     return out
 
 
+def tls_security(ca: str | Path | None = None, cert: str | Path | None = None,
+                 key: str | Path | None = None) -> Any:
+    """A :class:`distributed.security.Security` for an existing TLS cluster (``--tls-*``).
+
+    Parameters
+    ----------
+    ca
+        The certificate authority that signed the scheduler's and workers' certificates.
+    cert, key
+        This client's certificate and private key (``key`` may be omitted when ``cert`` holds
+        both).
+
+    Returns
+    -------
+    distributed.security.Security or None
+        ``None`` when no option is given: dask's own configuration then applies
+        (``distributed.comm.tls.*`` in a dask config file, e.g. ``~/.config/dask/*.yaml`` or the
+        file named by ``DASK_CONFIG``).
+    """
+    if ca is None and cert is None and key is None:
+        return None
+    missing = [n for n, v in (("--tls-ca", ca), ("--tls-cert", cert)) if v is None]
+    if missing:
+        raise PovsimError(f"a TLS connection needs {' and '.join(missing)} too "
+                          "(--tls-ca, --tls-cert and, unless the certificate holds it, --tls-key)")
+    for opt, f in (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key)):
+        if f is not None and not Path(f).is_file():
+            raise PovsimError(f"{opt}: file {f} does not exist")
+    from distributed.security import Security
+
+    return Security(tls_ca_file=str(ca), tls_client_cert=str(cert),
+                    tls_client_key=None if key is None else str(key), require_encryption=True)
+
+
+def main_is_import_safe() -> bool:
+    """Whether worker processes may import this program's ``__main__`` without re-running it.
+
+    Worker processes are started with multiprocessing's *spawn* method, which imports the main
+    script again in every worker: a script that calls :func:`povsim.compare` at its top level,
+    without ``if __name__ == "__main__":``, would start a cluster in every worker. False when a
+    frame of the call stack is the main script's top-level code outside such a guard.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return True  # interactive session, notebook, python -c: nothing is re-imported
+    frame = sys._getframe(1)
+    line = None
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
+            line = frame.f_lineno
+            break
+        frame = frame.f_back
+    if line is None:
+        return True  # not reached from the script's top-level code (e.g. from a thread)
+    try:
+        import ast
+
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            end = getattr(node, "end_lineno", None) or node.lineno
+            if node.lineno <= line <= end:
+                return True
+    return False
+
+
+def _is_main_guard(test: Any) -> bool:
+    import ast
+
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [x.id for x in sides if isinstance(x, ast.Name)]
+    consts = [x.value for x in sides if isinstance(x, ast.Constant)]
+    return names == ["__name__"] and consts == ["__main__"]
+
+
+@contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Worker processes started inside the block ignore Ctrl-C (SIGINT); this one does not.
+
+    A Ctrl-C in a terminal reaches the whole process group: without this, every worker still
+    starting up prints its own ``KeyboardInterrupt`` traceback. Only the main process should
+    handle it (it stops the cluster, which stops its workers). Workers are started with
+    multiprocessing's *spawn* method: for the duration of the block its executable
+    (:func:`multiprocessing.set_executable`) is a two-line shell script that sets SIGINT to
+    *ignored* — a disposition that survives ``exec`` and that Python keeps — and runs this
+    Python. POSIX only; elsewhere nothing changes.
+    """
+    import multiprocessing
+    import multiprocessing.spawn
+
+    shell = Path("/bin/sh")
+    if os.name != "posix" or not shell.exists():
+        yield
+        return
+    old = multiprocessing.spawn.get_executable()
+    folder = Path(tempfile.mkdtemp(prefix="povsim-worker-"))
+    wrapper = folder / "python"
+    import shlex
+
+    python = os.fsdecode(old)
+    wrapper.write_text(f"#!{shell}\ntrap '' INT\nexec {shlex.quote(python)} \"$@\"\n",
+                       encoding="utf-8")
+    wrapper.chmod(0o700)
+    multiprocessing.set_executable(str(wrapper))
+    try:
+        yield
+    finally:
+        multiprocessing.set_executable(old)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _DeferredInterrupt:
+    """Inside the block, a first Ctrl-C is remembered instead of raised (a second one raises).
+
+    Used while dask starts a cluster: an exception thrown into the middle of that start leaves a
+    half-built cluster that dask then fails to close at exit, with tracebacks. Instead the start
+    completes (seconds), the cluster is closed cleanly, and ``KeyboardInterrupt`` is raised.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._old: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __enter__(self) -> _DeferredInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+
 class Runner:
     """Where the runs of an ensemble execute (a context manager).
 
@@ -119,16 +272,38 @@ class Runner:
         ``1``: in this process; ``N``: a local cluster of ``N`` worker processes (default: one
         per core). Ignored when ``scheduler`` is given.
     scheduler
-        Address of an existing dask scheduler (``tcp://HOST:PORT``).
+        Address of an existing dask scheduler (``tcp://HOST:PORT`` or ``tls://HOST:PORT``).
+    security
+        For ``scheduler``: a :class:`distributed.security.Security` (see :func:`tls_security`);
+        ``None``: dask's configuration (``distributed.comm.tls.*``).
+    dashboard
+        Local cluster only: serve dask's dashboard at this address (``True``:
+        ``127.0.0.1:8787``, or a free port if that one is taken; needs ``bokeh``). Default:
+        no dashboard and no HTTP endpoint at all.
+
+    Notes
+    -----
+    The local cluster listens on 127.0.0.1 only and uses TLS with temporary credentials
+    (:meth:`distributed.security.Security.temporary`, made afresh for each cluster and held in
+    memory), so another local user cannot connect to it and run code as you. When the calling
+    script is not import-safe (:func:`main_is_import_safe`), the workers are threads of this
+    process instead of processes (same results, less parallelism) and :attr:`note` says so.
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None,
+                 security: Any = None, dashboard: str | bool | None = None) -> None:
         if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
             raise PovsimError(f"--workers must be at least 1, got {workers!r}")
         self.workers = default_workers() if workers is None else int(workers)
         self.scheduler = scheduler
+        self.security = security
+        self.dashboard = "127.0.0.1:8787" if dashboard is True else (dashboard or None)
         self.client: Any = None
         self.cluster: Any = None
+        self.threads = False
+        self._sigint: Any = None
+        #: a one-line remark about how the cluster was set up (threads, dashboard), or ""
+        self.note = ""
 
     @property
     def in_process(self) -> bool:
@@ -145,48 +320,104 @@ class Runner:
             return f"the dask cluster at {self.scheduler}{n}"
         if self.in_process:
             return "this process"
-        return f"a local dask cluster of {self.workers} workers"
+        kind = "threads" if self.threads else "workers"
+        return f"a local dask cluster of {self.workers} {kind}"
 
     def __enter__(self) -> Runner:
         if self.in_process:
             return self
+        try:
+            if self.scheduler:
+                self._connect()
+            else:
+                self._start_local()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _connect(self) -> None:
+        from distributed import Client
+
+        try:
+            self.client = Client(self.scheduler, timeout="10s", security=self.security)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            hint = ""
+            if str(self.scheduler).startswith("tls://") and self.security is None:
+                hint = ("; a TLS cluster needs --tls-ca, --tls-cert and --tls-key (or "
+                        "distributed.comm.tls.* in dask's configuration)")
+            raise PovsimError(f"cannot connect to the dask scheduler at {self.scheduler}: "
+                              f"{str(exc)[:300]}{hint}") from None
+
+    def _start_local(self) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
-        if self.scheduler:
-            try:
-                self.client = Client(self.scheduler, timeout="10s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise PovsimError(f"cannot connect to the dask scheduler at {self.scheduler}: "
-                                  f"{exc}") from None
-            return self
-        import dask
-
+        self.threads = not main_is_import_safe()
+        if self.threads:
+            self.note = ("this script calls povsim without `if __name__ == \"__main__\":`, "
+                         "which worker processes need: running the workers as threads of this "
+                         "process (same results, slower); put the call under that guard to use "
+                         "processes")
+        config: dict[str, Any] = {}
         # dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which also pins glibc's mmap
         # threshold: every large numpy temporary is then mapped and unmapped, and a 1:10 run
         # takes three times as long as in this process. povsim's workers go without it.
         env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
         env.pop("MALLOC_TRIM_THRESHOLD_", None)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-            self.cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.CRITICAL,
-            )
-        self.client = Client(self.cluster)
-        return self
+        config["distributed.nanny.pre-spawn-environ"] = env
+        kwargs: dict[str, Any] = {}
+        if self.dashboard:
+            try:
+                import bokeh  # noqa: F401 - the dashboard needs it
+            except ImportError:
+                raise PovsimError("--dashboard needs the bokeh package "
+                                  "(pip install 'bokeh>=3.1')") from None
+            kwargs["dashboard_address"] = self.dashboard
+        else:
+            # no dashboard and no HTTP endpoint: dask's scheduler otherwise serves its JSON,
+            # health and proxy routes without authentication (on :8787, or another port with a
+            # "Port 8787 is already in use" warning)
+            config["distributed.scheduler.http.routes"] = []
+            config["distributed.worker.http.routes"] = []
+            kwargs["dashboard_address"] = None
+            kwargs["scheduler_kwargs"] = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+        if not self.threads:
+            from distributed.security import Security
+
+            kwargs.update(security=Security.temporary(), protocol="tls://", host="127.0.0.1")
+        # (threads talk in memory: inproc://, no network listener)
+        with dask.config.set(config), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            self._sigint = _workers_ignore_sigint() if not self.threads else nullcontext()
+            self._sigint.__enter__()
+            with _DeferredInterrupt() as ctrl_c:
+                self.cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=not self.threads,
+                    silence_logs=logging.CRITICAL, **kwargs)
+                self.client = Client(self.cluster)
+            if ctrl_c.pressed:
+                raise KeyboardInterrupt
+        if self.dashboard:
+            self.note = (self.note + "; " if self.note else "") + \
+                f"dashboard at {self.cluster.dashboard_link}"
 
     def __exit__(self, *exc: object) -> None:
         if self.client is not None:
             try:
                 self.client.close()
-            except Exception:  # noqa: BLE001 - shutting down anyway
+            except BaseException:  # noqa: BLE001 - shutting down anyway
                 pass
             self.client = None
         if self.cluster is not None:
             try:
                 self.cluster.close()
-            except Exception:  # noqa: BLE001
+            except BaseException:  # noqa: BLE001
                 pass
             self.cluster = None
+        if self._sigint is not None:
+            self._sigint.__exit__(None, None, None)
+            self._sigint = None
 
     def run(self, tasks: Sequence[Task], plans: Sequence[Plan], attribution: bool
             ) -> Iterator[tuple[Task, xr.Dataset | BaseException]]:
@@ -257,6 +488,8 @@ def execute(
     attrs: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     description: str = "runs",
+    security: Any = None,
+    dashboard: str | bool | None = None,
 ) -> ExecutionReport:
     """Compute every run of ``plans`` not yet in the store at ``path``.
 
@@ -279,11 +512,13 @@ def execute(
     attribution
         Compute direct attribution of exits in every run.
     overwrite
-        Delete an existing store first.
+        Delete an existing store first (only a store povsim created).
     attrs
         Extra attributes for the store's root group.
     log
         Called with one-line messages (start, resume).
+    security, dashboard
+        See :class:`Runner`.
 
     Returns
     -------
@@ -292,13 +527,11 @@ def execute(
     Raises
     ------
     PovsimError
-        The store belongs to another ensemble, or some runs failed (the others are stored;
-        running again retries only the failed ones).
+        The store belongs to another ensemble, another process is writing it, or some runs
+        failed (the others are stored; running again retries only the failed ones).
     EnsembleInterrupted
         Ctrl-C; everything finished so far is stored.
     """
-    from tqdm.auto import tqdm
-
     if isinstance(replicates, bool) or int(replicates) < 1:
         raise PovsimError(f"--replicates must be at least 1, got {replicates!r}")
     replicates = int(replicates)
@@ -309,16 +542,37 @@ def execute(
         if len(set(labels)) != len(labels):
             dup = sorted({x for x in labels if labels.count(x) > 1})
             raise PovsimError(f"experiment names must be unique; repeated: {', '.join(dup)}")
-    path = Path(path)
-    if not path.parent.exists():
-        raise PovsimError(f"--output: directory {path.parent} does not exist")
+    path = check_output(path, formats=(".zarr",), kind=ENSEMBLE_KIND)
+    with locked(path):
+        return _execute(plans, replicates, root_seed, path, workers, scheduler, progress, crn,
+                        attribution, overwrite, attrs, log, description, security, dashboard)
+
+
+def _execute(plans: Sequence[Plan], replicates: int, root_seed: int, path: Path,
+             workers: int | None, scheduler: str | None, progress: bool | None, crn: bool,
+             attribution: bool, overwrite: bool, attrs: dict[str, Any] | None,
+             log: Callable[[str], None] | None, description: str, security: Any,
+             dashboard: str | bool | None) -> ExecutionReport:
+    from tqdm.auto import tqdm
+
     spec = make_spec(plans, replicates, root_seed, crn, attribution)
     seeds = run_seeds(plans, replicates, root_seed, crn)
     store = EnsembleStore(path, plans, replicates, seeds, spec, attrs=attrs)
+    say = log or (lambda _msg: None)
     if overwrite:
         store.remove()
     store.check()
+    if store.grow_from is not None:
+        say(f"growing {path} from {store.grow_from} to {replicates} replicates (the stored ones "
+            "are kept)")
+        store.grow()
     done = store.done()
+    if store.damaged:
+        first = "; ".join(f"{plans[i].labels[e]!r} replicate {r} ({why})"
+                          for i, e, r, why in store.damaged[:3])
+        more = f" and {len(store.damaged) - 3} more" if len(store.damaged) > 3 else ""
+        say(f"{len(store.damaged)} stored run{'s are' if len(store.damaged) > 1 else ' is'} "
+            f"damaged and will be computed again: {first}{more}")
     tasks: list[Task] = []
     for i, p in enumerate(plans):
         for e in range(len(p.experiments)):
@@ -328,16 +582,28 @@ def execute(
                     tasks.append(Task(i, e, r, seed, _task_key(spec, p.group, e, r)))
     total = sum(len(p.experiments) for p in plans) * replicates
     report = ExecutionReport(path=path, total=total, already=total - len(tasks))
-    say = log or (lambda _msg: None)
     if not tasks:
         say(f"all {total} runs already in {path}")
         return report
     if progress is None:
         progress = sys.stderr.isatty()
-    runner = Runner(workers, scheduler)
+    runner = Runner(workers, scheduler, security=security, dashboard=dashboard)
     t0 = time.perf_counter()
-    with runner:
+    if not runner.in_process:
+        say("connecting to the dask scheduler at " + str(scheduler) if scheduler else
+            f"starting a local dask cluster of {runner.workers} workers")
+    try:
+        runner.__enter__()
+    except KeyboardInterrupt:  # Ctrl-C while the cluster starts: nothing computed, nothing lost
+        report.seconds = time.perf_counter() - t0
+        raise EnsembleInterrupted(report) from None
+    try:
         report.where = runner.describe()
+        if runner.note:
+            if log is None:
+                print(f"povsim: {runner.note}", file=sys.stderr)
+            else:
+                say(runner.note)
         resumed = f"; {report.already} already stored, computing the other {len(tasks)}" \
             if report.already else ""
         say(f"{total} {description} on {report.where}, writing to {path}{resumed}")
@@ -361,6 +627,8 @@ def execute(
             raise EnsembleInterrupted(report) from None
         finally:
             bar.close()
+    finally:
+        runner.__exit__()
     report.seconds = time.perf_counter() - t0
     if report.failed:
         task, msg = report.failed[0]
@@ -387,9 +655,34 @@ def output_path(output: str | Path | None, suffix: str = ".zarr") -> Iterator[Pa
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load(path: str | Path, group: str | None = None, *, in_memory: bool = False) -> xr.Dataset:
-    """Open an ensemble store (``in_memory``: read it all and close the files)."""
-    ds = open_ensemble(path, group)
+def plan_output(output: str | Path | None) -> tuple[Path | None, Path | None]:
+    """Check an ensemble's ``output`` (before any run) and choose where the runs stream.
+
+    Returns
+    -------
+    (store, final)
+        ``store``: the zarr store the runs stream into (``None``: a temporary one);
+        ``final``: the ``.nc`` or ``.csv`` file written at the end (``None`` for a ``.zarr``
+        output), whose runs stream into ``FINAL.runs.zarr`` meanwhile (resumable; removed once
+        the file is written).
+    """
+    if output is None:
+        return None, None
+    out = check_output(output, kind=ENSEMBLE_KIND)
+    if out.suffix.lower() == ".zarr":
+        return out, None
+    store = check_output(out.with_name(out.name + ".runs.zarr"), formats=(".zarr",),
+                         kind=ENSEMBLE_KIND)
+    return store, out
+
+
+def load(path: str | Path, group: str | None = None, *, in_memory: bool = False,
+         verify: bool = False) -> xr.Dataset:
+    """Open an ensemble store (``in_memory``: read it all and close the files).
+
+    Not verified by default: used right after :func:`execute` checked or wrote every run.
+    """
+    ds = open_ensemble(path, group, verify=verify)
     if in_memory:
         ds = ds.load()
         ds.close()

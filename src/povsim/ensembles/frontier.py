@@ -34,6 +34,7 @@ import xarray as xr
 from povsim.errors import PovsimError
 
 from .stats import ensemble_dim, runs_done, wilson
+from .store import swept_coord
 
 __all__ = ["format_frontier", "frontier", "frontier_curve"]
 
@@ -120,22 +121,25 @@ def frontier(ds: xr.Dataset, key: str = "budget.scale", level: float = 0.9,
     Returns
     -------
     xarray.Dataset
-        Dims ``target`` and ``key`` (the swept values, sorted), plus ``setting`` when other keys
+        Dims ``target`` and the key's coordinate (the swept values, sorted; named as in the
+        sweep, e.g. ``budget_scale``, attribute ``coord``), plus ``setting`` when other keys
         were swept: ``p_held``, ``p_held_lo``, ``p_held_hi`` (by value), ``budget`` (money
         allocated at each value, if known), and the frontier variables of the module docstring.
     """
     if not 0 < level <= 1:
         raise PovsimError(f"--level must be in (0, 1], got {level!r}")
     dim = ensemble_dim(ds)
-    if key not in ds.coords or ds[key].dims != (dim,):
+    cname = swept_coord(ds, key)
+    if cname is None or ds[cname].dims != (dim,):
         swept = json.loads(ds.attrs.get("swept_keys", "[]"))
         raise PovsimError(f"the frontier needs a sweep over {key!r}; this one sweeps "
                           f"{', '.join(swept) or 'nothing'}")
-    xs_all = ds[key].values
+    xs_all = ds[cname].values
     if xs_all.dtype.kind not in "iuf":
         raise PovsimError(f"the frontier needs numeric values of {key!r}")
-    swept = [k for k in json.loads(ds.attrs.get("swept_keys", "[]")) if k in ds.coords]
-    others = [k for k in swept if k != key]
+    swept = [k for k in json.loads(ds.attrs.get("swept_keys", "[]"))
+             if swept_coord(ds, k) is not None]
+    others = [(k, str(swept_coord(ds, k))) for k in swept if k != key]
     ok_all = runs_done(ds).values
     held_all = ds["target_held"].transpose(dim, "replicate", "target").values
     alloc = (ds["total_allocated"].where(runs_done(ds)).mean("replicate").values
@@ -143,7 +147,7 @@ def frontier(ds: xr.Dataset, key: str = "budget.scale", level: float = 0.9,
     # group the experiments by the other keys' values
     groups: dict[str, list[int]] = {}
     for e in range(ds.sizes[dim]):
-        lab = ",".join(f"{k}={ds[k].values[e]}" for k in others) if others else ""
+        lab = ",".join(f"{k}={ds[c].values[e]}" for k, c in others) if others else ""
         groups.setdefault(lab, []).append(e)
     values = np.unique(xs_all.astype(float))
     rng = np.random.default_rng(seed)
@@ -167,9 +171,9 @@ def frontier(ds: xr.Dataset, key: str = "budget.scale", level: float = 0.9,
             return out
 
         part = {
-            "p_held": ((key, "target"), by_value(r["p"])),
-            "p_held_lo": ((key, "target"), by_value(r["lo"])),
-            "p_held_hi": ((key, "target"), by_value(r["hi"])),
+            "p_held": ((cname, "target"), by_value(r["p"])),
+            "p_held_lo": ((cname, "target"), by_value(r["lo"])),
+            "p_held_hi": ((cname, "target"), by_value(r["hi"])),
             "frontier": (("target",), r["grid"]),
             "frontier_interp": (("target",), r["interp"]),
             "frontier_lo": (("target",), r["qlo"]),
@@ -179,17 +183,18 @@ def frontier(ds: xr.Dataset, key: str = "budget.scale", level: float = 0.9,
         }
         if alloc is not None:
             a = alloc[m]
-            part["budget"] = ((key,), by_value(a))
+            part["budget"] = ((cname,), by_value(a))
             fb = np.interp(r["interp"], xs[order], a, left=np.nan, right=np.nan)
             part["frontier_budget"] = (("target",), np.where(np.isfinite(r["interp"]), fb,
                                                              np.nan))
-        res.append(xr.Dataset(part, coords={key: values, "target": targets}))
+        res.append(xr.Dataset(part, coords={cname: (cname, values, {"key": key}),
+                                            "target": targets}))
     out = res[0] if not others else xr.concat(res, dim="setting", data_vars="all").assign_coords(
         setting=list(groups))
     for c in ("target_label", "target_unit"):
         if c in ds.coords:
             out = out.assign_coords({c: ("target", ds[c].values)})
-    out.attrs.update({"key": key, "level": level, "interval": interval, "n_boot": n_boot,
+    out.attrs.update({"key": key, "coord": cname, "level": level, "interval": interval, "n_boot": n_boot,
                       "replicates": int(ds.sizes["replicate"])})
     attrs = {
         "frontier": "smallest swept value from which P(holds) >= level (NaN: not reached)",
@@ -214,7 +219,7 @@ def format_frontier(fr: xr.Dataset) -> str:
     key = fr.attrs.get("key", "value")
     level = fr.attrs.get("level", 0.9)
     interval = fr.attrs.get("interval", 0.9)
-    values = fr[key].values
+    values = fr[fr.attrs.get("coord", key)].values
     lines = [f"frontier: smallest {key} at which P(target holds) >= {level:g} "
              f"({fr.attrs.get('replicates', '?')} replicates per value; swept "
              f"{_fmt_num(float(values.min()))}..{_fmt_num(float(values.max()))}; "

@@ -50,6 +50,9 @@ def _short(t: str) -> str:
 
 def _coord(ds: xr.Dataset, key: str) -> str:
     """Name of the coordinate holding the values of ``key`` (dotted or identifier form)."""
+    named = ds.attrs.get("coord")
+    if named is not None and named in ds.coords and ds.attrs.get("key") == key:
+        return str(named)
     if key in ds.coords or key in ds.dims:
         return key
     alt = key.replace(".", "_")

@@ -257,7 +257,9 @@ def simulate(
                                                                   "(the budget), all years"}),
     })
     parts.append(cost)
-    out = xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
+    # "override" keeps every variable's own units and description (each comes from one part);
+    # the Dataset's attributes are set below
+    out = xr.merge(parts, compat="override", join="outer", combine_attrs="override")
     out = _as_float(out)
     out.attrs = {
         "seed": int(model.seed_value),

@@ -1,27 +1,52 @@
 """The ensemble store: a zarr directory that receives one region per run as each run finishes.
 
-Layout (zarr format 3, no consolidated metadata)::
+Layout (zarr format 3 with zarr 3, format 2 with zarr 2; no consolidated metadata)::
 
     STORE.zarr/              root group: the first *plan* (e.g. the scenarios of a comparison)
         registered_poor      (experiment, replicate, year, region), one chunk per run
         ...                  every variable of a run, with (experiment, replicate) in front
+        run_checksum         (experiment, replicate) int64: checksum of the run's stored values
         done                 (experiment, replicate) int8, one chunk per run: 1 = stored
         knockouts/           a further plan, if any (same layout), e.g. pathways switched off
+    STORE.zarr.lock          while a povsim process writes the store (pid, host, command)
 
-The store is created atomically (written under ``STORE.zarr.tmp`` and renamed) when the first
-run finishes, from that run's structure. Each later run writes its chunks and *then* its
-``done`` flag; zarr writes every chunk to a temporary file and renames it, so a run whose flag
-is set is complete, and a run interrupted half-way is simply computed again. The root group's
-``povsim_ensemble`` attribute records what the store is for (the scenarios' SHA-256, the root
-seed, the replicates); reopening a store for a different ensemble is refused.
+Everything goes through public APIs: :meth:`xarray.Dataset.to_zarr` (``region=`` for a run,
+``compute=False`` for the empty layout) and :func:`zarr.open_group` for attributes and growing.
+
+Safety
+------
+* **Created atomically**, when the first run finishes, from that run's structure: written in a
+  temporary directory next to it and renamed. The root carries povsim's marker
+  (:data:`povsim.outputs.MARKER`); ``--overwrite`` deletes only a store that has it.
+* **One writer at a time**: :class:`StoreLock` (an advisory ``flock`` on ``STORE.zarr.lock``,
+  released by the kernel when the process dies, so a crashed writer leaves no stale lock). A
+  second writer is refused with a message naming the process that holds it.
+* **Every run is checked**: a run writes its chunks and its checksum (:func:`run_checksum`,
+  BLAKE2b of every variable's values), *then* its ``done`` flag. On resume and on
+  :func:`open_ensemble` every stored run is read back and its checksum compared: a missing chunk
+  (which zarr would read as ``NaN``) or a corrupt one is detected; resuming computes those runs
+  again, :func:`open_ensemble` refuses to return them.
+* **Identity**: the root's ``povsim_ensemble`` attribute records what the store is for (the
+  scenarios' SHA-256, the root seed, the replicates); reopening it for a different ensemble is
+  refused — except with *more* replicates, which grows the store (the stored replicates are kept
+  bit for bit; replicate ``r``'s seed does not depend on how many there are).
+* **Self-describing**: every variable has ``units``, a ``description`` and ``povsim_version``;
+  swept keys are coordinates with identifier names (``budget.scale`` → ``budget_scale``, the
+  dotted key in the coordinate's ``key`` attribute and in the group's ``swept_keys``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
+import os
+import re
+import socket
+import sys
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +55,21 @@ import numpy as np
 import xarray as xr
 
 from povsim.errors import PovsimError
+from povsim.outputs import ENSEMBLE_KIND, is_povsim_dir, marker_attrs, remove_povsim_dir, temp_dir
+from povsim.results import povsim_version
 from povsim.scenario.schema import Scenario
 
-__all__ = ["STORE_FORMAT", "EnsembleStore", "Experiment", "Plan", "open_ensemble"]
+__all__ = ["STORE_FORMAT", "EnsembleStore", "Experiment", "Plan", "StoreLock", "coord_name",
+           "open_ensemble", "run_checksum", "swept_coord", "verify_runs"]
 
-STORE_FORMAT = "povsim-ensemble/1"
+#: version 2: checksums, markers, identifier coordinates (version 1 stores are refused with a
+#: message; ``--overwrite`` replaces them)
+STORE_FORMAT = "povsim-ensemble/2"
 SPEC_ATTR = "povsim_ensemble"
+#: set while a store grows to more replicates (so an interrupted grow is finished next time)
+GROWING_ATTR = "povsim_growing"
+#: variables of the store that are not the run's own
+_BOOKKEEPING = ("done", "run_checksum")
 
 
 @dataclass(frozen=True)
@@ -105,7 +139,10 @@ def make_spec(plans: Sequence[Plan], replicates: int, root_seed: int, crn: bool,
 def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     for key in ("format", "root_seed", "replicates", "common_random_numbers", "attribution"):
         if old.get(key) != new.get(key):
-            return f"{key}: store has {old.get(key)!r}, this command asks for {new.get(key)!r}"
+            msg = f"{key}: store has {old.get(key)!r}, this command asks for {new.get(key)!r}"
+            if key == "replicates":
+                msg += " (a store can grow to more replicates, not shrink)"
+            return msg
     op, np_ = old.get("plans", []), new.get("plans", [])
     if len(op) != len(np_):
         return "the set of experiment groups differs"
@@ -117,6 +154,50 @@ def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
                 return (f"scenario {lab!r} has changed since the store was written "
                         f"(sha256 {s1[:12]} → {s2[:12]}; edited file or new schema defaults)")
     return "the ensemble differs"
+
+
+_RESERVED = {"experiment", "scenario", "replicate", "seed", "done", "run_checksum",
+             "scenario_name", "scenario_sha256", "scenario_json", "year", "region", "county",
+             "pathway", "source", "target", "attribution", "quantile", "hazard", "service"}
+
+
+def coord_name(key: str, taken: Sequence[str] = ()) -> str:
+    """An identifier naming the coordinate of a swept key: ``budget.scale`` → ``budget_scale``.
+
+    Characters that cannot be in a Python identifier become ``_``; a name that would collide
+    with the store's own names (or ``taken``) is prefixed with ``param_``.
+    """
+    name = re.sub(r"\W", "_", str(key), flags=re.ASCII)
+    if not name or name[0].isdigit():
+        name = "_" + name
+    while name in _RESERVED or name in taken:
+        name = "param_" + name
+    return name
+
+
+def _coord_names(keys: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k in keys:
+        out[k] = coord_name(k, list(out.values()))
+    return out
+
+
+def swept_coord(ds: xr.Dataset, key: str) -> str | None:
+    """The name of the coordinate that holds swept ``key`` in ``ds`` (``None``: not swept)."""
+    mapping = ds.attrs.get("swept_coords")
+    if isinstance(mapping, str):
+        try:
+            name = json.loads(mapping).get(key)
+        except (ValueError, AttributeError):
+            name = None
+        if name in ds.coords:
+            return str(name)
+    for name, c in ds.coords.items():
+        if c.attrs.get("key") == key:
+            return str(name)
+    if key in ds.coords:
+        return key
+    return None
 
 
 def _param_coord(values: list[Any]) -> np.ndarray:
@@ -134,12 +215,10 @@ def _param_coord(values: list[Any]) -> np.ndarray:
 
 
 def _strings_to_object(ds: xr.Dataset) -> xr.Dataset:
-    """Unicode coordinates as variable-length strings (zarr 3 has a spec for those)."""
-    upd = {}
-    for name, var in ds.coords.items():
-        if var.dtype.kind == "U":
-            upd[name] = var.astype(object)
-    return ds.assign_coords(upd) if upd else ds
+    """Unicode arrays as variable-length strings (zarr 3 has a specification for those)."""
+    from povsim.outputs import for_zarr
+
+    return for_zarr(ds)
 
 
 def plan_years(plan_list: Sequence[Plan]) -> np.ndarray:
@@ -150,6 +229,278 @@ def plan_years(plan_list: Sequence[Plan]) -> np.ndarray:
             cal = e.scenario.calendar
             years.update(range(int(cal.base_year), int(cal.end_year) + 1))
     return np.array(sorted(years), dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# one writer at a time
+# ---------------------------------------------------------------------------------------------
+#: locks this process holds: lock path -> [file descriptor, depth] (re-entrant in one process)
+_HELD: dict[str, list[int]] = {}
+
+
+class StoreLock:
+    """One writer at a time: an exclusive advisory lock on ``STORE.lock`` next to the store.
+
+    The lock is a ``flock`` on the file, which the kernel releases when the process ends (even
+    when it is killed), so a crashed writer never leaves a stale lock; the file's text (pid,
+    host, start time, command) only serves to name the holder in the message a second writer
+    gets. Re-entrant within one process. POSIX only (``fcntl``).
+
+    Parameters
+    ----------
+    store
+        The store's path.
+    """
+
+    def __init__(self, store: str | Path) -> None:
+        self.store = Path(store)
+        self.path = self.store.with_name(self.store.name + ".lock")
+
+    def _key(self) -> str:
+        return str(self.path.resolve())
+
+    def holder(self) -> dict[str, Any] | None:
+        """What the lock file says about the process holding it (``None``: unreadable)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8")[:10_000])
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`PovsimError` naming the process that holds it."""
+        import fcntl
+
+        key = self._key()
+        if key in _HELD:
+            _HELD[key][1] += 1
+            return
+        for _ in range(10):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise PovsimError(f"cannot create the lock file {self.path} "
+                                  f"({exc.strerror or exc})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                time.sleep(0.05)  # the holder may be writing its details
+                raise PovsimError(self._busy_message()) from None
+            # the file may have been removed by the previous holder between open and flock
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            info = {"pid": os.getpid(), "host": socket.gethostname(),
+                    "since": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    "command": " ".join(sys.argv)[:300]}
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(info) + "\n").encode())
+            _HELD[key] = [fd, 1]
+            return
+        raise PovsimError(f"cannot lock {self.store}: its lock file keeps changing")
+
+    def _busy_message(self) -> str:
+        h = self.holder() or {}
+        who = (f"process {h.get('pid', '?')} on host {h.get('host', '?')} (since "
+               f"{h.get('since', '?')}: {h.get('command', '?')})") if h else "another process"
+        return (f"{self.store} is being written by {who}; one writer at a time: wait for it to "
+                "finish (or stop it), then run this command again")
+
+    def release(self) -> None:
+        """Release the lock (the outermost release removes the lock file)."""
+        import fcntl
+
+        key = self._key()
+        held = _HELD.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] > 0:
+            return
+        del _HELD[key]
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(held[0], fcntl.LOCK_UN)
+            os.close(held[0])
+
+    def __enter__(self) -> StoreLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold the store's writer lock (see :class:`StoreLock`) inside the ``with`` block."""
+    with StoreLock(path):
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# checksums and verification
+# ---------------------------------------------------------------------------------------------
+def _canonical(values: Any) -> bytes:
+    a = np.ascontiguousarray(np.asarray(values, dtype=np.float64))
+    if np.isnan(a).any():  # every NaN as the same bits (readers may normalise NaN payloads)
+        a = np.where(np.isnan(a), np.nan, a)
+    return a.tobytes()
+
+
+def run_checksum(values: Sequence[tuple[str, Any]]) -> int:
+    """Checksum of one run's stored values: BLAKE2b (8 bytes) over every ``(name, values)``.
+
+    The values are taken as ``float64`` (as stored) in the store's dimension order; the result
+    is a signed 64-bit integer (stored in ``run_checksum``).
+    """
+    h = hashlib.blake2b(digest_size=8)
+    for name, vals in values:
+        h.update(name.encode())
+        h.update(_canonical(vals))
+    return int.from_bytes(h.digest(), "little", signed=True)
+
+
+def _read(da: xr.DataArray, dim: str, runs: Sequence[tuple[int, int]]
+          ) -> tuple[dict[tuple[int, int], np.ndarray], set[tuple[int, int]]]:
+    """The values of ``runs`` in ``da``; and the runs whose chunks cannot be read."""
+    try:
+        full = np.asarray(da.values)
+        return {(e, r): full[e, r] for e, r in runs}, set()
+    except Exception:  # noqa: BLE001 - a corrupt chunk: read run by run
+        pass
+    out, bad = {}, set()
+    for e, r in runs:
+        try:
+            out[(e, r)] = np.asarray(da.isel({dim: e, "replicate": r}).values)
+        except Exception:  # noqa: BLE001 - this run's chunk is unreadable
+            bad.add((e, r))
+    return out, bad
+
+
+def run_variables(ds: xr.Dataset, dim: str) -> list[str]:
+    """The variables of the runs in a store's group (in store order)."""
+    listed = ds.attrs.get("run_variables")
+    if isinstance(listed, str):
+        try:
+            names = [str(n) for n in json.loads(listed)]
+            return [n for n in names if n in ds.data_vars]
+        except ValueError:
+            pass
+    return [str(n) for n, v in ds.data_vars.items()
+            if n not in _BOOKKEEPING and v.dims[:2] == (dim, "replicate")]
+
+
+def verify_runs(ds: xr.Dataset, dim: str) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
+    """Read back every stored run of a group and check it against its checksum.
+
+    Returns
+    -------
+    done : numpy.ndarray
+        Boolean ``(experiment, replicate)``: stored and intact.
+    damaged : dict
+        ``{(e, r): reason}`` for the runs flagged as stored whose values are missing, unreadable
+        or do not match their checksum.
+    """
+    shape = (ds.sizes[dim], ds.sizes["replicate"])
+    everything = [(e, r) for e in range(shape[0]) for r in range(shape[1])]
+    flags, bad_flags = _read(ds["done"], dim, everything)
+    done = np.zeros(shape, dtype=bool)
+    damaged: dict[tuple[int, int], str] = {}
+    for (e, r), v in flags.items():
+        done[e, r] = bool(np.nan_to_num(np.asarray(v, dtype=float)) == 1)
+    for e, r in bad_flags:
+        damaged[(e, r)] = "its done flag is unreadable"
+    runs = [(int(e), int(r)) for e, r in zip(*np.nonzero(done))]
+    if not runs:
+        return done, damaged
+    if "run_checksum" not in ds:
+        for er in runs:
+            damaged[er] = "it has no checksum"
+        done[:] = False
+        return done, damaged
+    sums, bad = _read(ds["run_checksum"], dim, runs)
+    for er in bad:
+        damaged[er] = "its checksum is unreadable"
+    hashers = {er: hashlib.blake2b(digest_size=8) for er in runs if er not in bad}
+    for name in run_variables(ds, dim):
+        vals, bad = _read(ds[name], dim, list(hashers))
+        for er in bad:
+            damaged.setdefault(er, f"a chunk of {name!r} is unreadable")
+            hashers.pop(er, None)
+        for er, h in hashers.items():
+            h.update(name.encode())
+            h.update(_canonical(vals[er]))
+    for er, h in hashers.items():
+        if int.from_bytes(h.digest(), "little", signed=True) != int(sums[er]):
+            damaged.setdefault(er, "its values do not match its checksum (a chunk is missing "
+                                   "or was altered)")
+    for er in damaged:
+        done[er] = False
+    return done, damaged
+
+
+def describe_damage(ds: xr.Dataset, dim: str, damaged: dict[tuple[int, int], str],
+                    limit: int = 3) -> str:
+    """``'a' replicate 1 (reason); ...`` for the first ``limit`` damaged runs."""
+    labels = [str(x) for x in ds[dim].values] if dim in ds.coords else None
+    items = []
+    for (e, r), why in sorted(damaged.items())[:limit]:
+        lab = labels[e] if labels else str(e)
+        items.append(f"{lab!r} replicate {r} ({why})")
+    more = f" and {len(damaged) - limit} more" if len(damaged) > limit else ""
+    return "; ".join(items) + more
+
+
+def annotate(ds: xr.Dataset) -> xr.Dataset:
+    """``povsim_version`` on every variable, and ``units``/``description`` where missing."""
+    version = povsim_version()
+    defaults = {
+        "done": ("1", "1 when the run (experiment, replicate) is stored"),
+        "run_checksum": ("1", "checksum of the run's stored values (BLAKE2b, 8 bytes, as int64)"),
+        "replicate": ("1", "replicate number (its seed derives from the root seed and it)"),
+        "seed": ("1", "seed of the run"),
+        "scenario_name": ("1", "name of the scenario"),
+        "scenario_sha256": ("1", "SHA-256 of the scenario's canonical JSON"),
+        "scenario_json": ("1", "the complete scenario (JSON)"),
+        "n_runs": ("runs", "runs stored"),
+        "experiment": ("1", "design point"),
+        "scenario": ("1", "compared scenario"),
+    }
+    for name, var in ds.variables.items():
+        var.attrs["povsim_version"] = version
+        units, desc = defaults.get(str(name), ("1", str(name).replace("_", " ")))
+        var.attrs.setdefault("units", var.attrs.get("unit", units))
+        var.attrs.setdefault("description", desc)
+    return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# the store
+# ---------------------------------------------------------------------------------------------
+def _is_zarr(path: Path) -> bool:
+    return (path / "zarr.json").is_file() or (path / ".zgroup").is_file()
+
+
+def _open_group(path: Path, group: str | None) -> xr.Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xr.open_zarr(str(path), group=group or None, consolidated=False, chunks=None,
+                            decode_times=False)
+
+
+def _zarr_group(path: Path, group: str | None = None, mode: str = "r") -> Any:
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zarr.open_group(str(path), mode=mode, path=group or None)
 
 
 class EnsembleStore:
@@ -167,6 +518,8 @@ class EnsembleStore:
         Seed of every run: ``seeds[plan_index][experiment, replicate]``.
     spec
         The ensemble's identity (:func:`make_spec`).
+    attrs
+        Extra attributes of the root group.
     """
 
     def __init__(self, path: str | Path, plans: Sequence[Plan], replicates: int,
@@ -178,109 +531,153 @@ class EnsembleStore:
         self.seeds = [np.asarray(s) for s in seeds]
         self.spec = spec
         self.attrs = dict(attrs or {})
-        self._groups: dict[str, Any] = {}
-        self._template_vars: dict[str, list[str]] = {}
-        self._coords: dict[str, dict[str, np.ndarray]] = {}
+        self._layouts: dict[str, tuple[list[str], dict[str, np.ndarray], dict[str, tuple]]] = {}
         self._warned: set[str] = set()
-        self._arrays: dict[str, dict[str, Any]] = {}
+        self.grow_from: int | None = None
+        #: runs found damaged by :meth:`done`: ``[(plan index, e, r, reason)]``
+        self.damaged: list[tuple[int, int, int, str]] = []
 
     # ------------------------------------------------------------------------------------
     def exists(self) -> bool:
         """Whether the store has been created (its root metadata exists)."""
-        return (self.path / "zarr.json").exists()
+        return _is_zarr(self.path)
+
+    def _stored_spec(self) -> dict[str, Any] | None:
+        try:
+            root = _zarr_group(self.path)
+            raw = root.attrs.get(SPEC_ATTR, "null")
+            old = json.loads(raw) if isinstance(raw, str) else None
+            growing = root.attrs.get(GROWING_ATTR)
+        except Exception as exc:  # noqa: BLE001 - any unreadable store
+            raise PovsimError(f"{self.path}: cannot read the store ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from None
+        if isinstance(old, dict) and growing is not None:
+            self._grow(int(growing))  # an interrupted grow: finish it first
+            old = dict(old, replicates=int(growing))
+        return old if isinstance(old, dict) else None
 
     def check(self) -> None:
-        """Refuse a store that belongs to another ensemble (or is not an ensemble store)."""
+        """Refuse a store that belongs to another ensemble (or is not an ensemble store).
+
+        A store of the same ensemble with fewer replicates is accepted and will grow
+        (:attr:`grow_from`).
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise PovsimError(f"{self.path} exists and is a file, not an ensemble store")
         if self.path.exists() and not self.exists():
-            if self.path.is_dir() and not any(self.path.iterdir()):
-                self.path.rmdir()
-                return
+            if not any(self.path.iterdir()):
+                return  # an empty directory: the new store replaces it
             raise PovsimError(f"{self.path} exists and is not a povsim ensemble store; "
-                              "choose another --output or remove it")
+                              "choose another --output (povsim never deletes a directory it "
+                              "did not create)")
         if not self.exists():
             return
-        import zarr
-
-        try:
-            root = zarr.open_group(str(self.path), mode="r")
-            old = json.loads(root.attrs.get(SPEC_ATTR, "null"))
-        except Exception as exc:  # noqa: BLE001 - any unreadable store
-            raise PovsimError(f"{self.path}: cannot read the store ({exc})") from None
-        if not isinstance(old, dict) or old.get("format") != STORE_FORMAT:
+        old = self._stored_spec()
+        if not isinstance(old, dict) or not str(old.get("format", "")).startswith(
+                "povsim-ensemble/"):
             raise PovsimError(f"{self.path} is not a povsim ensemble store; choose another "
-                              "--output or remove it")
-        if old != self.spec:
-            raise PovsimError(
-                f"{self.path} holds a different ensemble ({_describe_difference(old, self.spec)});"
-                " use another --output, or --overwrite to start again"
-            )
+                              "--output (povsim never deletes a directory it did not create)")
+        if old == self.spec:
+            return
+        if (old.get("format") == STORE_FORMAT
+                and dict(old, replicates=self.replicates) == self.spec
+                and int(old["replicates"]) < self.replicates):
+            self.grow_from = int(old["replicates"])
+            return
+        raise PovsimError(
+            f"{self.path} holds a different ensemble ({_describe_difference(old, self.spec)});"
+            " use another --output, or --overwrite to start again"
+        )
 
     def remove(self) -> None:
-        """Delete the store (``--overwrite``)."""
-        for p in (self.path, self._tmp_path()):
-            if p.exists():
-                shutil.rmtree(p)
+        """Delete the store (``--overwrite``): only a store povsim created."""
+        if self.path.exists() and self.path.is_dir() and not any(self.path.iterdir()):
+            return
+        remove_povsim_dir(self.path, ENSEMBLE_KIND)
+        self._layouts.clear()
 
-    def _tmp_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".tmp")
+    # ------------------------------------------------------------------------------------
+    def grow(self) -> None:
+        """Add the replicates this ensemble asks for beyond those stored (see :meth:`check`)."""
+        if self.grow_from is None:
+            return
+        root = _zarr_group(self.path, mode="r+")
+        root.attrs[GROWING_ATTR] = self.replicates
+        self._grow(self.replicates)
+        self.grow_from = None
+
+    def _grow(self, replicates: int) -> None:
+        """Resize every array along ``replicate`` to ``replicates`` (idempotent), then record
+        the new identity. New runs read as not done."""
+        for i, plan in enumerate(self.plans if self.plans else []):
+            ds = _open_group(self.path, plan.group)
+            g = _zarr_group(self.path, plan.group, mode="r+")
+            old_r = int(ds.sizes["replicate"])
+            for name, var in ds.variables.items():
+                if "replicate" not in var.dims:
+                    continue
+                axis = var.dims.index("replicate")
+                arr = g[str(name)]
+                shape = list(arr.shape)
+                if shape[axis] != replicates:
+                    shape[axis] = replicates
+                    arr.resize(tuple(shape))
+            g["replicate"][...] = np.arange(replicates, dtype=np.int64)
+            seeds = self.seeds[i] if i < len(self.seeds) else None
+            if seeds is not None and seeds.shape[-1] == replicates:
+                g["seed"][...] = seeds.astype(np.int64)
+            sl = (slice(None), slice(min(old_r, replicates), replicates))
+            if old_r < replicates:
+                n_e = int(ds.sizes[plan.dim])
+                g["done"][sl] = np.zeros((n_e, replicates - old_r), dtype=np.int8)
+                g["run_checksum"][sl] = np.zeros((n_e, replicates - old_r), dtype=np.int64)
+            ds.close()
+        root = _zarr_group(self.path, mode="r+")
+        root.attrs[SPEC_ATTR] = json.dumps(dict(self.spec, replicates=replicates), sort_keys=True)
+        if GROWING_ATTR in root.attrs:
+            del root.attrs[GROWING_ATTR]
+        self._layouts.clear()
 
     # ------------------------------------------------------------------------------------
     def done(self) -> list[np.ndarray]:
-        """For every plan, a boolean (experiment, replicate) array: the run is stored."""
-        out = []
+        """For every plan, a boolean (experiment, replicate) array: the run is stored intact.
+
+        Every stored run is read back and checked against its checksum; damaged ones are listed
+        in :attr:`damaged` and count as not done (they are computed again).
+        """
+        self.damaged = []
         if not self.exists():
             return [np.zeros((len(p.experiments), self.replicates), dtype=bool)
                     for p in self.plans]
-        for p in self.plans:
-            arr = self._group(p.group)["done"]
-            try:
-                vals = np.asarray(arr[...]) == 1
-            except Exception:  # noqa: BLE001 - a damaged flag: read flag by flag
-                vals = np.zeros(arr.shape, dtype=bool)
-                for e in range(arr.shape[0]):
-                    for r in range(arr.shape[1]):
-                        try:
-                            vals[e, r] = int(arr[e, r]) == 1
-                        except Exception:  # noqa: BLE001
-                            vals[e, r] = False
-            out.append(vals)
+        out = []
+        for i, p in enumerate(self.plans):
+            ds = _open_group(self.path, p.group)
+            ok, damaged = verify_runs(ds, p.dim)
+            ds.close()
+            self.damaged.extend((i, e, r, why) for (e, r), why in sorted(damaged.items()))
+            out.append(ok)
         return out
-
-    def _group(self, group: str) -> Any:
-        import zarr
-
-        if group not in self._groups:
-            self._groups[group] = zarr.open_group(str(self.path), mode="r+", path=group or None)
-        return self._groups[group]
 
     # ------------------------------------------------------------------------------------
     def create(self, first: xr.Dataset) -> None:
         """Create the store from the structure of the first finished run (atomically)."""
-        tmp = self._tmp_path()
-        if tmp.exists():
-            shutil.rmtree(tmp)
         years = plan_years(self.plans)
         run = first.reindex(year=years) if "year" in first.dims else first
         run = _strings_to_object(run.drop_attrs(deep=False))
-        for i, plan in enumerate(self.plans):
-            tpl = self._template(run, plan, self.seeds[i])
-            if i == 0:
-                tpl.attrs.update(self.attrs)
-                tpl.attrs[SPEC_ATTR] = json.dumps(self.spec, sort_keys=True)
-            enc = {name: {"chunks": (1, 1) + tuple(int(s) for s in var.shape[2:])}
-                   for name, var in tpl.data_vars.items()}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tpl.to_zarr(str(tmp), mode="w" if i == 0 else "a", group=plan.group or None,
-                            compute=False, consolidated=False, encoding=enc)
-            # the done flags must hold real zeros, not a fill value
-            import zarr
-
-            g = zarr.open_group(str(tmp), mode="r+", path=plan.group or None)
-            g["done"][...] = np.zeros(g["done"].shape, dtype=np.int8)
-        tmp.rename(self.path)
-        self._groups.clear()
-        self._arrays.clear()
+        with temp_dir(self.path) as tmp:
+            for i, plan in enumerate(self.plans):
+                tpl = self._template(run, plan, self.seeds[i])
+                if i == 0:
+                    tpl.attrs.update(self.attrs)
+                    tpl.attrs[SPEC_ATTR] = json.dumps(self.spec, sort_keys=True)
+                    tpl.attrs.update(marker_attrs(ENSEMBLE_KIND))
+                enc = {name: {"chunks": (1, 1) + tuple(int(s) for s in var.shape[2:])}
+                       for name, var in tpl.data_vars.items()}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tpl.to_zarr(str(tmp), mode="a", group=plan.group or None,
+                                compute=False, consolidated=False, encoding=enc)
+        self._layouts.clear()
 
     def _template(self, run: xr.Dataset, plan: Plan, seeds: np.ndarray) -> xr.Dataset:
         import dask.array as da
@@ -288,14 +685,17 @@ class EnsembleStore:
         E, R = len(plan.experiments), self.replicates
         dim = plan.dim
         data_vars = {}
+        names = []
         for name, var in run.data_vars.items():
             shape = (E, R) + var.shape
             data_vars[name] = ((dim, "replicate") + var.dims,
                                da.full(shape, np.nan, dtype=np.float64,
                                        chunks=(1, 1) + var.shape),
                                dict(var.attrs))
-        data_vars["done"] = ((dim, "replicate"), da.zeros((E, R), dtype=np.int8, chunks=(1, 1)),
-                             {"description": "1 when the run (experiment, replicate) is stored"})
+            names.append(str(name))
+        # numpy (not dask): written at once, real zeros rather than a fill value
+        data_vars["run_checksum"] = ((dim, "replicate"), np.zeros((E, R), dtype=np.int64), {})
+        data_vars["done"] = ((dim, "replicate"), np.zeros((E, R), dtype=np.int8), {})
         coords: dict[str, Any] = {name: c.variable for name, c in run.coords.items()}
         coords[dim] = (dim, np.array(plan.labels, dtype=object))
         coords["replicate"] = ("replicate", np.arange(R, dtype=np.int64))
@@ -308,8 +708,11 @@ class EnsembleStore:
             for k in e.params:
                 if k not in keys:
                     keys.append(k)
+        cnames = _coord_names(keys)
         for k in keys:
-            coords[k] = (dim, _param_coord([e.params.get(k) for e in plan.experiments]))
+            coords[cnames[k]] = (dim, _param_coord([e.params.get(k) for e in plan.experiments]),
+                                 {"key": k, "units": "1",
+                                  "description": f"value of the swept key {k}"})
         if seeds.ndim == 1:
             coords["seed"] = ("replicate", seeds.astype(np.int64))
         else:
@@ -319,56 +722,58 @@ class EnsembleStore:
         ds = xr.Dataset(data_vars, coords=coords)
         ds.attrs["dim"] = dim
         ds.attrs["swept_keys"] = json.dumps(keys)
-        return ds
+        ds.attrs["swept_coords"] = json.dumps(cnames)
+        ds.attrs["run_variables"] = json.dumps(names)
+        return annotate(ds)
 
     # ------------------------------------------------------------------------------------
-    def _layout(self, group: str) -> tuple[list[str], dict[str, np.ndarray]]:
-        if group not in self._template_vars:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tpl = xr.open_zarr(str(self.path), group=group or None, consolidated=False,
-                                   chunks=None, decode_times=False)
-            dim = tpl.attrs.get("dim", "experiment")
-            names = [n for n in tpl.data_vars if n != "done"]
+    def _layout(self, group: str, dim: str
+                ) -> tuple[list[str], dict[str, np.ndarray], dict[str, tuple]]:
+        if group not in self._layouts:
+            tpl = _open_group(self.path, group)
+            names = run_variables(tpl, dim)
             coords = {}
             for name in tpl.dims:
                 if name in (dim, "replicate") or name not in tpl.coords:
                     continue
                 coords[str(name)] = tpl[name].values
-            self._template_vars[group] = names
-            self._coords[group] = coords
-        return self._template_vars[group], self._coords[group]
+            shapes = {n: (tpl[n].dims[2:], tpl[n].shape[2:]) for n in names}
+            tpl.close()
+            self._layouts[group] = (names, coords, shapes)
+        return self._layouts[group]
 
     def write(self, plan_index: int, e: int, r: int, run: xr.Dataset) -> None:
-        """Store one finished run: its chunks, then its ``done`` flag."""
+        """Store one finished run: its chunks and checksum, then its ``done`` flag."""
         plan = self.plans[plan_index]
-        names, coords = self._layout(plan.group)
+        dim = plan.dim
+        names, coords, shapes = self._layout(plan.group, dim)
         aligned = self._align(run, coords)
-        g = self._group(plan.group)
-        arrays = self._arrays.setdefault(plan.group, {})
-        items = []
+        values = []
         for name in names:
-            if name not in aligned:
-                continue
-            if name not in arrays:
-                arrays[name] = g[name]
-            target = arrays[name]
-            var = aligned[name]
-            vals = np.asarray(var.transpose(*self._dims_of(target, plan.dim)).values,
-                              dtype=np.float64)
-            items.append((target, vals))
-        _put_all(items, (e, r))
+            dims, shape = shapes[name]
+            if name in aligned:
+                vals = np.asarray(aligned[name].transpose(*dims).values, dtype=np.float64)
+            else:
+                vals = np.full(shape, np.nan)
+            values.append((name, vals))
+        data: dict[str, Any] = {name: ((dim, "replicate", *shapes[name][0]), v[None, None])
+                                for name, v in values}
+        data["run_checksum"] = ((dim, "replicate"),
+                                np.array([[run_checksum(values)]], dtype=np.int64))
+        region = {dim: slice(e, e + 1), "replicate": slice(r, r + 1)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            xr.Dataset(data).to_zarr(str(self.path), group=plan.group or None, mode="r+",
+                                     region=region, consolidated=False)
+            # the flag last: a run whose flag is set is complete
+            xr.Dataset({"done": ((dim, "replicate"), np.ones((1, 1), dtype=np.int8))}).to_zarr(
+                str(self.path), group=plan.group or None, mode="r+", region=region,
+                consolidated=False)
         extra = set(aligned.data_vars) - set(names)
         for name in sorted(extra - self._warned):
             warnings.warn(f"run output {name!r} is not in the store's layout and is not stored",
                           stacklevel=2)
             self._warned.add(name)
-        g["done"][e, r] = np.int8(1)
-
-    @staticmethod
-    def _dims_of(arr: Any, dim: str) -> list[str]:
-        names = arr.metadata.dimension_names
-        return [n for n in names if n not in (dim, "replicate")]
 
     def _align(self, run: xr.Dataset, coords: dict[str, np.ndarray]) -> xr.Dataset:
         indexers = {}
@@ -389,35 +794,11 @@ class EnsembleStore:
         return run.reindex(indexers) if indexers else run
 
 
-def _put_all(items: list[tuple[Any, np.ndarray]], index: tuple[int, int]) -> None:
-    """Write one run's chunk of every array, concurrently when zarr allows it."""
-    try:
-        import asyncio
-
-        from zarr.core.sync import sync
-
-        async def put() -> None:
-            await asyncio.gather(*(a._async_array.setitem(index, v) for a, v in items))
-
-        coros_ok = all(hasattr(a, "_async_array") for a, _ in items)
-    except ImportError:  # pragma: no cover - other zarr versions
-        coros_ok = False
-    if coros_ok:
-        sync(put())
-        return
-    for a, v in items:  # pragma: no cover - fallback
-        a[index] = v
-
-
-def open_ensemble(path: str | Path, group: str | None = None) -> xr.Dataset:
-    """Open an ensemble store as an :class:`xarray.Dataset` (lazily loaded, no dask)."""
-    path = Path(path)
-    if not (path / "zarr.json").exists():
-        raise PovsimError(f"{path} is not an ensemble store (no zarr.json)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = xr.open_zarr(str(path), group=group or None, consolidated=False, chunks=None)
-    # variable-length strings come back as numpy's StringDType: make them ordinary strings
+# ---------------------------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------------------------
+def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Variable-length strings come back as numpy's StringDType: make them ordinary strings."""
     upd = {}
     for name, var in ds.variables.items():
         if var.dtype.kind == "T":
@@ -431,16 +812,70 @@ def open_ensemble(path: str | Path, group: str | None = None) -> xr.Dataset:
     return ds
 
 
+def open_ensemble(path: str | Path, group: str | None = None, *,
+                  verify: bool = True) -> xr.Dataset:
+    """Open an ensemble as an :class:`xarray.Dataset` (lazily loaded, no dask).
+
+    Parameters
+    ----------
+    path
+        An ensemble store (``.zarr``) or the netCDF file ``povsim compare -o X.nc`` or
+        ``povsim sweep -o X.nc`` wrote.
+    group
+        A group of it (``knockouts``, ``frontier``); ``None``: the root.
+    verify
+        Read every stored run back and check its checksum first (a missing or altered chunk
+        would otherwise read as ``NaN`` or wrong numbers).
+
+    Raises
+    ------
+    PovsimError
+        Not an ensemble, unreadable, or damaged runs (listed; running the command that wrote the
+        store again recomputes exactly those).
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = xr.open_dataset(path, group=group or None)
+                root_attrs = ds.attrs if not group else xr.open_dataset(path).attrs
+        except Exception as exc:  # noqa: BLE001 - not netCDF, no such group
+            raise PovsimError(f"{path}: cannot open it as an ensemble ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from None
+        if SPEC_ATTR not in root_attrs:
+            ds.close()
+            raise PovsimError(f"{path} is not a povsim ensemble (no {SPEC_ATTR} attribute)")
+    else:
+        if not _is_zarr(path):
+            raise PovsimError(f"{path} is not an ensemble store (no zarr metadata)")
+        try:
+            ds = _open_group(path, group)
+        except Exception as exc:  # noqa: BLE001 - damaged metadata, no such group
+            raise PovsimError(f"{path}: cannot open the store{f' group {group!r}' if group else ''}"
+                              f" ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if not group and SPEC_ATTR not in ds.attrs:
+            ds.close()
+            raise PovsimError(f"{path} is not a povsim ensemble store (no {SPEC_ATTR} attribute)")
+    ds = _plain_strings(ds)
+    if verify and "done" in ds and "replicate" in ds.dims:
+        from .stats import ensemble_dim
+
+        dim = ensemble_dim(ds)
+        _, damaged = verify_runs(ds, dim)
+        if damaged:
+            ds.close()
+            raise PovsimError(
+                f"{path}{f' (group {group})' if group else ''}: {len(damaged)} stored "
+                f"run{'s are' if len(damaged) > 1 else ' is'} damaged: "
+                f"{describe_damage(ds, dim, damaged)}; run the command that wrote it again to "
+                "recompute them (it computes exactly the damaged and missing runs)")
+    return ds
+
+
 def write_group(ds: xr.Dataset, path: str | Path, group: str) -> None:
     """Write (replace) a small Dataset as a group of an ensemble store (e.g. ``frontier``)."""
-    upd = {name: var.astype(object) for name, var in ds.variables.items()
-           if var.dtype.kind == "U"}
-    out = ds.copy()
-    for name, var in upd.items():
-        if name in out.coords:
-            out = out.assign_coords({name: var})
-        else:
-            out[name] = var
-    with warnings.catch_warnings():
+    out = annotate(_strings_to_object(ds.copy()))
+    with locked(path), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out.to_zarr(str(path), group=group, mode="w", consolidated=False)

@@ -30,9 +30,9 @@ import xarray as xr
 from povsim.errors import PovsimError, ScenarioError
 from povsim.scenario import Scenario, load_scenario
 
-from .compare import _apply_scale, _write_summary, summarize_targets
-from .execution import execute, load, output_path
-from .store import Experiment, Plan
+from .compare import _apply_scale, _write_summary, finish_output, summarize_targets
+from .execution import execute, load, output_path, plan_output
+from .store import Experiment, Plan, locked
 
 __all__ = ["design_points", "parse_set", "split_values", "sweep", "sweep_experiments"]
 
@@ -202,6 +202,8 @@ def sweep(
     crn: bool = True,
     attribution: bool = True,
     log: Callable[[str], None] | None = None,
+    security: object = None,
+    dashboard: str | bool | None = None,
 ) -> xr.Dataset:
     """Run a base scenario over a design of dotted-key values, with replicates.
 
@@ -220,16 +222,20 @@ def sweep(
     scale
         Simulate 1 in ``scale`` households (``population.scale``, before the swept keys).
     output
-        The zarr store; ``None``: a temporary store, returned in memory. Rerunning with the same
-        arguments and output computes only the runs that are missing.
-    workers, scheduler, progress, interval, overwrite, crn, attribution, log
+        The zarr store, or a ``.nc``/``.csv`` file written at the end (as for
+        :func:`povsim.ensembles.compare.compare`); ``None``: a temporary store, returned in
+        memory. Rerunning with the same arguments and output computes only the runs that are
+        missing (or damaged); with more ``replicates`` it adds the new ones.
+    workers, scheduler, progress, interval, overwrite, crn, attribution, log, security, dashboard
         As for :func:`povsim.ensembles.compare.compare`.
 
     Returns
     -------
     xarray.Dataset
         Dims ``experiment, replicate, year, region, ...``; every swept key is a coordinate along
-        ``experiment``; the target summary of :func:`summarize_targets` is included.
+        ``experiment`` named as an identifier (``budget.scale`` → ``budget_scale``, see
+        :func:`povsim.ensembles.store.coord_name`; the dotted key is its ``key`` attribute); the
+        target summary of :func:`summarize_targets` is included.
     """
     base_dir = None
     if not isinstance(base, Scenario):
@@ -240,20 +246,25 @@ def sweep(
     points = design_points({k: list(v) for k, v in sets.items()}, design, samples, root_seed)
     exps = sweep_experiments(base, points, base_dir, numbered=design != "factorial")
     plan = Plan(dim="experiment", experiments=exps)
-    with output_path(output) as path:
+    store_out, final = plan_output(output)
+    with output_path(store_out) as path, locked(path):
         execute([plan], replicates=replicates, root_seed=root_seed, path=path, workers=workers,
                 scheduler=scheduler, progress=progress, crn=crn, attribution=attribution,
                 overwrite=overwrite, log=log,
                 attrs={"title": f"povsim sweep of {base.name}", "design": design,
                        "interval": interval, "base_scenario": base.model_dump_json()},
-                description=f"runs ({len(exps)} design points x {replicates} replicates)")
-        runs = load(path, in_memory=output is None)
+                description=f"runs ({len(exps)} design points x {replicates} replicates)",
+                security=security, dashboard=dashboard)
+        runs = load(path, in_memory=output is None or final is not None)
         summary = summarize_targets(runs, interval)
-        if output is not None:
+        if output is not None and final is None:
             _write_summary(path, summary)
             runs.close()
             return load(path)
-        return xr.merge([runs, summary], compat="override", combine_attrs="override")
+        result = xr.merge([runs, summary], compat="override", combine_attrs="override")
+        if final is not None:
+            finish_output(result, final, path)
+        return result
 
 
 def format_sweep(ds: xr.Dataset) -> str:

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ProductionPathway"]
 
-EMPLOYMENT_DELAY = 3  # assumption: months of training and job matching before work starts
 
 
 class ProductionPathway(Pathway):
@@ -89,7 +88,7 @@ class ProductionPathway(Pathway):
         hh.prod_track[idx] = emp
         hh.prod_pending[idx] = np.where(emp, emp_gain, farm_gain) + loan_gain
         hh.prod_loan[idx] += loan_ok * mc.loan
-        model.schedule(month + EMPLOYMENT_DELAY, self, idx[emp])
+        model.schedule(month + self.config.employment.training_months, self, idx[emp])
         model.schedule(month + self.delay, self, idx[~emp])
 
     def activate(self, model: PovertyModel, idx: np.ndarray, month: int) -> None:

@@ -12,10 +12,29 @@ import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
-from povsim.errors import DataError
+from typing import TYPE_CHECKING
+
+from povsim.errors import DataError, ScenarioError
 from povsim.scenario.schema import REGIONS
 
-__all__ = ["CountyRow", "RegionTable", "read_counties", "read_regions", "resolve_data_path"]
+if TYPE_CHECKING:
+    from povsim.scenario.schema import Scenario
+
+__all__ = [
+    "REGION_SERIES",
+    "CountyRow",
+    "InputTables",
+    "RegionTable",
+    "check_inputs",
+    "read_counties",
+    "read_regions",
+    "resolve_data_path",
+]
+
+#: series of the regions table the population is built from (one row per region each)
+REGION_SERIES = (
+    "registered_poor", "rural_population", "poor_villages", "household_size", "hazard_zone_share",
+)
 
 
 def resolve_data_path(name: str, base_dir: str | Path | None = None) -> Path:
@@ -113,3 +132,71 @@ def read_counties(path: Path) -> list[CountyRow]:
     # households must be sorted by county and counties grouped by region
     out.sort(key=lambda r: REGIONS.index(r.region))
     return out
+
+
+@dataclass(frozen=True)
+class InputTables:
+    """The data a scenario's population is built from, read and checked by :func:`check_inputs`."""
+
+    regions: RegionTable
+    counties: list[CountyRow]
+
+
+def check_inputs(
+    scenario: Scenario, base_dir: str | Path | None = None, *, file: str | None = None
+) -> InputTables:
+    """Read the data files a scenario names and check the places it names against them.
+
+    ``povsim validate`` and ``povsim run`` (before simulating) call this, and the population is
+    built from what it returns, so a scenario that validates finds its data when it runs.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    base_dir
+        Directory that relative data-file paths are resolved against (the scenario's).
+    file
+        The scenario file, named in the messages.
+
+    Returns
+    -------
+    InputTables
+        The regions and counties tables.
+
+    Raises
+    ------
+    ScenarioError
+        A data file named by ``population.regions_file`` or ``population.counties_file`` is
+        missing, unreadable or malformed, lacks a series for a region, or a disaster event
+        names a county the counties file does not list. The message names the scenario file,
+        the key and the data file.
+    """
+    pop = scenario.population
+
+    def read(key: str, name: str, reader):  # type: ignore[no-untyped-def]
+        try:
+            return reader(resolve_data_path(name, base_dir))
+        except DataError as exc:
+            raise ScenarioError(f"cannot use the data file {name!r}: {exc}", file=file,
+                                key=f"population.{key}") from None
+
+    regions = read("regions_file", pop.regions_file, read_regions)
+    counties = read("counties_file", pop.counties_file, read_counties)
+    for series in REGION_SERIES:
+        missing = [r for r in REGIONS if r not in regions.values.get(series, {})]
+        if missing:
+            raise ScenarioError(
+                f"the data file {pop.regions_file!r} has no {series!r} row for "
+                f"{', '.join(missing)}", file=file, key="population.regions_file",
+                expected=f"one {series!r} row per region")
+    names = {c.name for c in counties}
+    example = counties[0].name if counties else "a county name"
+    for i, event in enumerate(scenario.shocks.disasters.events):
+        for j, county in enumerate(event.counties):
+            if county not in names:
+                raise ScenarioError(
+                    f"unknown county {county!r}", file=file,
+                    key=f"shocks.disasters.events.{i}.counties.{j}",
+                    expected=f"a county of {pop.counties_file} (e.g. {example})")
+    return InputTables(regions, counties)

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from povsim.households import CAUSES, Households
-from povsim.population.data import read_counties, read_regions, resolve_data_path
+from povsim.population.data import check_inputs
 from povsim.population.places import Places
 from povsim.rng import Streams
 from povsim.scenario.schema import REGIONS, Scenario, at
@@ -35,18 +35,7 @@ from povsim.scenario.schema import REGIONS, Scenario, at
 __all__ = ["SyntheticPopulation", "synthesize"]
 
 OWNER = "population"
-MAX_HOUSEHOLD_SIZE = 10  # assumption: sizes are 1 + Poisson(mean - 1), capped at 10
-
-# assumption: shares used to draw household members; no composition data in the sources
-ELDERLY_SHARE = 0.18  # assumption: members aged 60+
-CHILD_SHARE = 0.25  # assumption: school-age members
-OTHER_TRANSFER_SHARE = 0.10  # assumption: eco-compensation, grain and other subsidies
-PROPERTY_SHARE = 0.014  # calibration/parameters.csv: poor_area_rural_income_property share 2019
-WAGE_SHARE = 0.5  # calibration/parameters.csv: poor-area wage 35.3% vs business 36.0% (2019)
-NONREG_NO_LABOUR = 0.06  # assumption: households without labour outside the register
-NONREG_DISABLED = 0.04  # assumption
-NONREG_HAZARD_FACTOR = 0.3  # assumption: hazard-zone share outside the register, relative
-NONREG_DANGEROUS = 0.03  # assumption: dangerous houses outside the register
+# the assumptions of household composition are in the scenario: population.composition
 
 
 @dataclass
@@ -101,6 +90,7 @@ class _Group:
 
 def _plan_groups(scn: Scenario, counties, regions) -> tuple[list[_Group], np.ndarray, np.ndarray]:
     pop = scn.population
+    comp = pop.composition
     K = pop.scale
     groups: list[_Group] = []
     county_people = np.zeros(len(counties))
@@ -119,9 +109,11 @@ def _plan_groups(scn: Scenario, counties, regions) -> tuple[list[_Group], np.nda
         for j, ci in enumerate(idx):
             county_people[ci] = people_c[j]
             county_registered[ci] = reg_c[j]
-            vp = min(pop.village_population, 0.8 * people_c[j] / max(villages_c[j], 1))
+            vp = min(pop.village_population,
+                     comp.poor_village_people_cap * people_c[j] / max(villages_c[j], 1))
             pv_people = villages_c[j] * vp
-            pv_reg = min(pop.share_poor_in_poor_villages * reg_c[j], 0.85 * pv_people)
+            pv_reg = min(pop.share_poor_in_poor_villages * reg_c[j],
+                         comp.poor_village_registered_cap * pv_people)
             npv_people = people_c[j] - pv_people
             npv_reg = reg_c[j] - pv_reg
             npv_villages = max(1.0, round(npv_people / pop.village_population))
@@ -208,8 +200,8 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
     """
     pop = scn.population
     K = pop.scale
-    regions = read_regions(resolve_data_path(pop.regions_file, base_dir))
-    counties = read_counties(resolve_data_path(pop.counties_file, base_dir))
+    tables = check_inputs(scn, base_dir)
+    regions, counties = tables.regions, tables.counties
     base_year = scn.calendar.base_year
     line = at(scn.lines.poverty, base_year)
     sigma = pop.income_sigma
@@ -319,6 +311,7 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
         Column name → values for the group's ``plan.n`` households.
     """
     pop = scn.population
+    comp = pop.composition
     base_year = scn.calendar.base_year
     line = at(scn.lines.poverty, base_year)
     sigma = pop.income_sigma
@@ -335,7 +328,7 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     rng_house = streams.get("population.housing", *plan.key)
 
     size = np.clip(1 + rng_size.poisson(max(plan.size_mean - 1.0, 0.01), n), 1,
-                   MAX_HOUSEHOLD_SIZE).astype(np.int64)
+                   comp.max_household_size).astype(np.int64)
     # income: total log income z = base + transitory
     if g.truncate:
         u = rng_inc.random(n) * frac
@@ -395,7 +388,7 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
         short = t_people - people
         chosen_all = np.concatenate(picked)
         while short > 0:
-            room = chosen_all[size[chosen_all] < MAX_HOUSEHOLD_SIZE]
+            room = chosen_all[size[chosen_all] < comp.max_household_size]
             if room.size == 0:
                 break
             step = room[:short]
@@ -412,11 +405,12 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     cause_reg = np.where(
         cu < c_ill, 0, np.where(cu < c_dis, 1, np.where(cu < c_dst, 2, 4))
     ).astype(np.int8)
-    no_labour = np.where(registered, u_comp[:, 1] < pop.no_labour_share, u_comp[:, 1] < NONREG_NO_LABOUR)
+    no_labour = np.where(registered, u_comp[:, 1] < pop.no_labour_share,
+                         u_comp[:, 1] < comp.nonregistered_no_labour)
     cause_reg = np.where(registered & no_labour & (cause_reg == 4), 3, cause_reg)
     cause = np.where(registered, cause_reg, cause).astype(np.int8)
-    n_elderly = rng_comp.binomial(size, ELDERLY_SHARE)
-    n_children = rng_comp.binomial(size - n_elderly, CHILD_SHARE)
+    n_elderly = rng_comp.binomial(size, comp.elderly_share)
+    n_children = rng_comp.binomial(size - n_elderly, comp.child_share)
     adults = size - n_elderly - n_children
     # a household with labour needs at least one working-age adult
     fix = (~no_labour) & (adults == 0)
@@ -426,7 +420,8 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     n_elderly = n_elderly - take_from_elderly
     adults = size - n_elderly - n_children
     chronic = np.where(cause == 0, 1, (u_comp[:, 2] < pop.chronic_share_nonpoor).astype(np.int64))
-    disabled = np.where(cause == 1, 1, (u_comp[:, 3] < NONREG_DISABLED).astype(np.int64))
+    disabled = np.where(cause == 1, 1,
+                        (u_comp[:, 3] < comp.nonregistered_disabled).astype(np.int64))
     n_labour = np.where(no_labour, 0, np.maximum(1, adults - (chronic + disabled) * (adults > 1)))
     has_children = n_children > 0
     schooling_ok = ~(has_children & (u_comp[:, 4] < pop.schooling_gap_share))
@@ -437,23 +432,23 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     hazard = np.where(
         registered,
         (u_house[:, 0] < plan.hazard_share) | (cause == 2),
-        u_house[:, 0] < plan.hazard_share * NONREG_HAZARD_FACTOR,
+        u_house[:, 0] < plan.hazard_share * comp.nonregistered_hazard_factor,
     )
     willing = u_house[:, 1] < pop.willing_to_move
     dangerous = np.where(
         registered & ~hazard,
         u_house[:, 2] < pop.dangerous_house_share,
-        u_house[:, 2] < NONREG_DANGEROUS,
+        u_house[:, 2] < comp.nonregistered_dangerous_house,
     )
 
     # income by source (yuan per household per year, base-year prices)
     total = pc_income * size
-    transfers = n_elderly * pension + OTHER_TRANSFER_SHARE * total
+    transfers = n_elderly * pension + comp.other_transfer_share * total
     transfers = np.minimum(transfers, total)
     market = total - transfers
-    prop = np.minimum(PROPERTY_SHARE * total, market)
+    prop = np.minimum(comp.property_share * total, market)
     market = market - prop
-    wage_share = np.where(n_labour > 0, WAGE_SHARE, 0.0)
+    wage_share = np.where(n_labour > 0, comp.wage_share, 0.0)
     base_scale = np.exp(log_base - z)  # permanent level relative to this year's income
     wage_base = market * wage_share * base_scale
     farm_base = market * (1 - wage_share) * base_scale
@@ -472,7 +467,7 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
         "farm_base": farm_base,
         "transitory": transitory,
         "property_income": prop,
-        "other_transfers": OTHER_TRANSFER_SHARE * total,
+        "other_transfers": comp.other_transfer_share * total,
         "hazard_zone": hazard,
         "willing_to_move": willing,
         "house_dangerous": dangerous,

@@ -12,15 +12,24 @@ year; a *dated* parameter is either one number (the same every year) or a mappin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextvars import ContextVar
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal, NoReturn, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 __all__ = [
     "REGIONS",
     "Dated",
+    "Problem",
     "Scenario",
     "StrictModel",
     "at",
@@ -37,16 +46,168 @@ REGIONS: tuple[str, ...] = (
     "rest_of_province",
 )
 
-#: dotted keys the user wrote explicitly (set by the loader); year checks apply only to those
-EXPLICIT_KEYS: ContextVar[set[str] | None] = ContextVar("EXPLICIT_KEYS", default=None)
 
-Dated = float | dict[int, float]
-"""A yearly parameter: one number for every year, or ``{year: value}`` read step-wise."""
+# --------------------------------------------------------------------------------------------
+# located errors: validators report the key path, pydantic carries it in the error's ``loc``
+# --------------------------------------------------------------------------------------------
+
+
+class Problem:
+    """One located problem found by a validator, turned into a pydantic error by :func:`fail`.
+
+    Parameters
+    ----------
+    kind
+        Error type (``"outside_calendar"``, ``"unknown_name"``, ...): the ``type`` of the
+        pydantic error.
+    message
+        What is wrong, in words (the error's ``msg``).
+    loc
+        Key path below the model or field being validated.
+    found
+        Short text of the offending value, or ``None`` (the message already says it).
+    expected
+        What is accepted there, or ``None``.
+    """
+
+    __slots__ = ("expected", "found", "kind", "loc", "message")
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        loc: tuple[Any, ...] = (),
+        *,
+        found: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.kind, self.message, self.loc = kind, message, tuple(loc)
+        self.found, self.expected = found, expected
+
+    def details(self) -> InitErrorDetails:
+        ctx = {k: v for k, v in (("found", self.found), ("expected", self.expected)) if v}
+        return InitErrorDetails(
+            type=PydanticCustomError(self.kind, self.message, ctx or None),
+            loc=self.loc,
+            input=self.found,
+        )
+
+
+def fail(*problems: Problem) -> NoReturn:
+    """Raise ``problems`` as one :class:`pydantic.ValidationError`.
+
+    Raised inside a validator, pydantic prefixes each ``loc`` with the path of the value being
+    validated, so the loader can point at the key (and line) without parsing any message.
+    """
+    raise ValidationError.from_exception_data("Scenario", [p.details() for p in problems])
+
+
+#: pydantic's own error types (the others are ours, raised as PydanticCustomError)
+_KNOWN_ERRORS = frozenset(get_args(core_schema.ErrorType))
+
+
+def _relocated(exc: ValidationError, prefix: tuple[Any, ...]) -> ValidationError:
+    """The errors of ``exc`` with ``prefix`` put in front of every ``loc``."""
+    details: list[InitErrorDetails] = []
+    for e in exc.errors(include_url=False):
+        ctx = e.get("ctx")
+        kind: Any = e["type"]
+        if kind not in _KNOWN_ERRORS:
+            kind = PydanticCustomError(kind, e["msg"], ctx)
+        item = InitErrorDetails(type=kind, loc=(*prefix, *e["loc"]), input=e.get("input"))
+        if ctx and isinstance(kind, str):
+            item["ctx"] = ctx
+        details.append(item)
+    return ValidationError.from_exception_data("Scenario", details)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# dated values
+# --------------------------------------------------------------------------------------------
+
+
+_T = TypeVar("_T")
+
+
+def _year_key(key: Any) -> int | None:
+    """The year a schedule key stands for: an integer, or text of digits (``"2015"``)."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    return None
+
+
+class _Schedule:
+    """Validation of a dated value (see :data:`Dated`).
+
+    A number is validated by the item's own rules (bounds, finiteness, strictness); a mapping
+    must have at least one key, every key must be a year (``2015``, or ``"2015"``, read as the
+    same year), no year may be given twice, and every value follows the item's rules. Errors
+    are located at the year key (``lines.poverty.2016``).
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        item = get_args(source)[0]  # Dated[X] is X | dict[int, X]
+        return core_schema.no_info_wrap_validator_function(
+            self._validate,
+            handler.generate_schema(item),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                self._dump, info_arg=True
+            ),
+        )
+
+    @staticmethod
+    def _validate(value: Any, handler: Any) -> float | dict[int, float]:
+        if isinstance(value, Mapping):
+            if not value:
+                fail(Problem("schedule_empty", "an empty schedule", expected=_DATED_WORDS))
+            out: dict[int, float] = {}
+            given: dict[int, Any] = {}
+            for key, item in value.items():
+                year = _year_key(key)
+                if year is None:
+                    fail(Problem("bad_key", "bad key", (key,), found=_short(key),
+                                 expected="an integer as key"))
+                if year in out:
+                    fail(Problem("duplicate_year",
+                                 f"year {year} is given twice ({given[year]!r} and {key!r})",
+                                 (key,)))
+                given[year] = key
+                out[year] = handler(item, key)
+            return out
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(Problem("dated_type", "wrong type", found=_short(value), expected=_DATED_WORDS))
+        return handler(value)
+
+    @staticmethod
+    def _dump(value: Any, info: Any) -> Any:
+        if isinstance(value, dict):
+            if info.mode == "json":
+                return {str(k): v for k, v in value.items()}
+            return dict(value)
+        return value
+
+
+_DATED_WORDS = "a number or a mapping {year: value}"
+
+Dated = Annotated[_T | dict[int, _T], _Schedule()]
+"""A yearly parameter: one number for every year, or ``{year: value}`` read step-wise.
+
+``Dated[NonNeg]`` is a number >= 0 or a non-empty mapping of years to such numbers. Year keys are
+integers; a key written as text of digits (``"2015"``) is the same year, and giving one year
+twice (``2015`` and ``"2015"``) is an error.
+"""
 
 NonNeg = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
-DatedNonNeg = NonNeg | dict[int, NonNeg]
-DatedFraction = Fraction | dict[int, Fraction]
+DatedNonNeg = Dated[NonNeg]
+DatedFraction = Dated[Fraction]
 
 
 def param(default: Any, source: str, *, unit: str | None = None, **kw: Any) -> Any:
@@ -69,7 +230,7 @@ def param(default: Any, source: str, *, unit: str | None = None, **kw: Any) -> A
     return Field(default, json_schema_extra=extra, **kw)
 
 
-def at(value: Dated, year: int) -> float:
+def at(value: float | dict[int, float], year: int) -> float:
     """Value of a dated parameter in ``year`` (step-wise: latest year at or before ``year``).
 
     Before the first listed year, the first value applies.
@@ -90,9 +251,26 @@ def at(value: Dated, year: int) -> float:
 
 
 class StrictModel(BaseModel):
-    """Base of all scenario sections: unknown keys are errors, instances are immutable."""
+    """Base of all scenario sections: unknown keys are errors, instances are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    Values are strict: no text is read as a number (``"1.3"``), no ``true`` as 1, no number as
+    ``true``, and no infinity or NaN is accepted anywhere.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, strict=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and cls.model_config.get("extra") == "forbid":
+            unknown = [k for k in data if k not in cls.model_fields]
+            if unknown:
+                allowed = "one of: " + ", ".join(cls.model_fields)
+                fail(*(Problem("unknown_key", f"unknown key {_short(k, 40)}", (k,),
+                               expected=allowed) for k in unknown))
+        return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,9 +292,8 @@ class Calendar(StrictModel):
     @model_validator(mode="after")
     def _order(self) -> Calendar:
         if self.end_year < self.start_year:
-            raise ValueError(
-                f"end_year ({self.end_year}) must not be before start_year ({self.start_year})"
-            )
+            fail(Problem("calendar_order", f"end_year ({self.end_year}) must not be before "
+                         f"start_year ({self.start_year})"))
         return self
 
     @property
@@ -174,6 +351,61 @@ class Targeting(StrictModel):
         "assumption: the 2016 review finds a third of the poor left off the register (national "
         "review added 8.07M); kept low so the 2016 stock follows sichuan_poor_population.csv",
         unit="probability per unregistered poor household",
+    )
+
+
+class Composition(StrictModel):
+    """How households are drawn: members, income shares, and the households off the register.
+
+    No composition data are in the sources; each default is a named assumption or a calibration
+    row, as marked.
+    """
+
+    max_household_size: int = param(
+        10, "assumption: sizes are 1 + Poisson(mean - 1), capped at 10", unit="persons", ge=1,
+        le=30,
+    )
+    elderly_share: Fraction = param(
+        0.18, "assumption: members aged 60+; no composition data in the sources",
+        unit="fraction of members",
+    )
+    child_share: Fraction = param(
+        0.25, "assumption: school-age members among those under 60; no composition data in the "
+        "sources", unit="fraction of members under 60",
+    )
+    other_transfer_share: Fraction = param(
+        0.10, "assumption: eco-compensation, grain and other subsidies", unit="fraction of income",
+    )
+    property_share: Fraction = param(
+        0.014, "calibration/parameters.csv: poor_area_rural_income_property share 2019",
+        unit="fraction of income",
+    )
+    wage_share: Fraction = param(
+        0.5, "calibration/parameters.csv: poor-area wage 35.3% vs business 36.0% of income (2019)",
+        unit="fraction of market income of households with labour",
+    )
+    nonregistered_no_labour: Fraction = param(
+        0.06, "assumption: households without labour outside the register",
+        unit="fraction of households",
+    )
+    nonregistered_disabled: Fraction = param(
+        0.04, "assumption: households with a disabled member outside the register",
+        unit="fraction of households",
+    )
+    nonregistered_hazard_factor: Fraction = param(
+        0.3, "assumption: hazard-zone share outside the register, relative to the region's",
+        unit="ratio",
+    )
+    nonregistered_dangerous_house: Fraction = param(
+        0.03, "assumption: dangerous houses outside the register", unit="fraction of households",
+    )
+    poor_village_people_cap: Fraction = param(
+        0.8, "assumption: poor villages hold at most 80% of a county's rural people",
+        unit="fraction of county rural population",
+    )
+    poor_village_registered_cap: Fraction = param(
+        0.85, "assumption: at most 85% of a poor village's people are registered poor",
+        unit="fraction of village population",
     )
 
 
@@ -304,6 +536,7 @@ class Population(StrictModel):
         unit="yuan per person per month",
     )
     targeting: Targeting = param(None, "see each field", default_factory=Targeting)
+    composition: Composition = param(None, "see each field", default_factory=Composition)
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,14 +600,13 @@ class Lines(StrictModel):
 
     @field_validator("poverty", "dibao")
     @classmethod
-    def _not_falling(cls, v: Dated) -> Dated:
+    def _not_falling(cls, v: float | dict[int, float]) -> float | dict[int, float]:
         if isinstance(v, dict):
             years = sorted(v)
             for a, b in zip(years, years[1:], strict=False):
                 if v[b] < v[a]:
-                    raise ValueError(
-                        f"a line must not fall: {v[a]:g} in {a} then {v[b]:g} in {b}"
-                    )
+                    fail(Problem("falling_line",
+                                 f"a line must not fall: {v[a]:g} in {a} then {v[b]:g} in {b}"))
         return v
 
 
@@ -434,6 +666,10 @@ class Employment(StrictModel):
         "assumption: share of the migrant wage that counts as household net income after "
         "living costs away from home",
         unit="fraction",
+    )
+    training_months: int = param(
+        3, "assumption: months of training and job matching before work starts", unit="months",
+        ge=0, le=24,
     )
     placement_rate: Fraction = param(
         0.7,
@@ -788,9 +1024,7 @@ class DisasterEvent(StrictModel):
     @field_validator("regions")
     @classmethod
     def _known_regions(cls, v: list[str]) -> list[str]:
-        for r in v:
-            if r not in REGIONS:
-                raise ValueError(f"unknown region {r!r}; known regions: {', '.join(REGIONS)}")
+        _known_names(v, REGIONS, "region", "known regions")
         return v
 
 
@@ -809,17 +1043,16 @@ class Hazard(StrictModel):
     @field_validator("annual_probability")
     @classmethod
     def _regions(cls, v: dict[str, float]) -> dict[str, float]:
-        for r in v:
-            if r not in REGIONS:
-                raise ValueError(f"unknown region {r!r}; known regions: {', '.join(REGIONS)}")
+        _known_names(v, REGIONS, "region", "known regions")
         return v
 
     @field_validator("months")
     @classmethod
     def _months(cls, v: list[int]) -> list[int]:
-        for m in v:
-            if not 1 <= m <= 12:
-                raise ValueError(f"months are 1-12, found {m}")
+        bad = [Problem("out_of_range", "out of range", (i,), found=str(m), expected="a month 1-12")
+               for i, m in enumerate(v) if not 1 <= m <= 12]
+        if bad:
+            fail(*bad)
         return v
 
 
@@ -905,6 +1138,13 @@ class Disasters(StrictModel):
         ge=0,
         le=36,
     )
+    local_wage_share: Fraction = param(
+        0.5,
+        "assumption: half of wage income is earned locally and disrupted with farming; "
+        "west-origin out-migrants working in their own province are 49% "
+        "(calibration/parameters.csv 2017)",
+        unit="fraction of wage income",
+    )
     events: list[DisasterEvent] = param(
         None, "user-supplied replays (none in the baseline)", default_factory=list
     )
@@ -920,10 +1160,10 @@ class Shocks(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _registered(cls, data: Any) -> Any:
+    def _registered(cls, data: Any, info: ValidationInfo) -> Any:
         from povsim.registry import SHOCKS
 
-        return _user_components(data, SHOCKS, "shock", ("illness", "disasters"))
+        return _user_components(data, SHOCKS, "shock", ("illness", "disasters"), info)
 
     def user(self) -> dict[str, Any]:
         """Settings of user-registered shocks by name."""
@@ -1087,13 +1327,13 @@ class Budget(StrictModel):
         if v is not None and v:
             total = sum(v.values())
             if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"pathway shares must sum to 1, they sum to {total:g}")
+                fail(Problem("shares_sum", f"pathway shares must sum to 1, they sum to {total:g}"))
         return v
 
     @model_validator(mode="after")
     def _shares_needed(self) -> Budget:
         if self.pathway_rule == "shares" and not self.pathway_shares:
-            raise ValueError("pathway_rule 'shares' needs pathway_shares")
+            fail(Problem("shares_missing", "pathway_rule 'shares' needs pathway_shares"))
         return self
 
 
@@ -1149,9 +1389,7 @@ class Services(StrictModel):
     @field_validator("items")
     @classmethod
     def _known(cls, v: dict[str, ServiceItem]) -> dict[str, ServiceItem]:
-        for k in v:
-            if k not in SERVICE_ITEMS:
-                raise ValueError(f"unknown service {k!r}; known: {', '.join(SERVICE_ITEMS)}")
+        _known_names(v, SERVICE_ITEMS, "service", "known")
         return v
 
 
@@ -1207,9 +1445,7 @@ class PlaceExit(StrictModel):
     @field_validator("require_services")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        for k in v:
-            if k not in SERVICE_ITEMS:
-                raise ValueError(f"unknown service {k!r}; known: {', '.join(SERVICE_ITEMS)}")
+        _known_names(v, SERVICE_ITEMS, "service", "known")
         return v
 
 
@@ -1286,10 +1522,20 @@ class Targets(StrictModel):
 # --------------------------------------------------------------------------------------------
 
 
-def _user_components(data: Any, table: dict[str, Any], kind: str, builtin: tuple[str, ...]) -> Any:
-    """Validate the entries of a section that name user-registered components."""
-    from pydantic import ValidationError
+def _known_names(names: Any, known: tuple[str, ...], kind: str, label: str) -> None:
+    """Refuse names (a list, or the keys of a mapping) that are not in ``known``."""
+    items = enumerate(names) if isinstance(names, list) else ((k, k) for k in names)
+    bad = [Problem("unknown_name", f"unknown {kind} {name!r}; {label}: {', '.join(known)}", (at,),
+                   found=_short(name))
+           for at, name in items if name not in known]
+    if bad:
+        fail(*bad)
 
+
+def _user_components(
+    data: Any, table: dict[str, Any], kind: str, builtin: tuple[str, ...], info: ValidationInfo
+) -> Any:
+    """Validate the entries of a section that name user-registered components."""
     if not isinstance(data, dict):
         return data
     out = dict(data)
@@ -1299,15 +1545,16 @@ def _user_components(data: Any, table: dict[str, Any], kind: str, builtin: tuple
         spec = table.get(key)
         if spec is None:
             known = sorted(set(builtin) | set(table))
-            raise ValueError(f"unknown {kind} {key!r}; known {kind}s: {', '.join(known)}")
+            fail(Problem("unknown_name", f"unknown {kind} {key!r}; known {kind}s: "
+                         f"{', '.join(known)}", (key,)))
         if isinstance(value, spec.config):
             continue
         try:
-            out[key] = spec.config.model_validate(value if value is not None else {})
+            out[key] = spec.config.model_validate(
+                value if value is not None else {}, context=info.context
+            )
         except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in (key, *first["loc"]))
-            raise ValueError(f"{loc}: {first['msg']}") from None
+            raise _relocated(exc, (key,)) from None
     return out
 
 
@@ -1327,10 +1574,10 @@ class Pathways(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _registered(cls, data: Any) -> Any:
+    def _registered(cls, data: Any, info: ValidationInfo) -> Any:
         from povsim.registry import PATHWAYS
 
-        return _user_components(data, PATHWAYS, "pathway", BUILTIN_PATHWAYS)
+        return _user_components(data, PATHWAYS, "pathway", BUILTIN_PATHWAYS, info)
 
     def all(self) -> dict[str, PathwayConfig]:
         """Every pathway's settings by name: the built-ins first, then user pathways."""
@@ -1354,6 +1601,12 @@ class Scenario(StrictModel):
     description: str = param("", "user text")
     seed: int = param(7, "assumption: any fixed root seed; runs are reproducible", ge=0)
     calendar: Calendar = param(None, "see each field", default_factory=Calendar)
+    carry_forward: bool = param(
+        False,
+        "assumption: the sourced lines and money cover the years of their schedules only; a "
+        "calendar ending later is refused unless this is true, and then each schedule holds "
+        "its last listed value (the step-wise reading) for the years after it",
+    )
     population: Population = param(None, "see each field", default_factory=Population)
     lines: Lines = param(None, "see each field", default_factory=Lines)
     pathways: Pathways = param(None, "see each pathway", default_factory=Pathways)
@@ -1364,60 +1617,105 @@ class Scenario(StrictModel):
     targets: Targets = param(None, "see each field", default_factory=Targets)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Scenario:
+    def _cross_checks(self, info: ValidationInfo) -> Scenario:
+        # Years a user wrote are checked against the calendar; the loader passes the dotted
+        # keys written in the files and overrides as ``context={"explicit": {...}}``. Defaults
+        # (and scenarios rebuilt from their JSON, which have no context) are taken as they are.
+        explicit = (info.context or {}).get("explicit")
+        problems = self._calendar_problems(explicit) + self._name_problems()
+        if problems:
+            fail(*problems)
+        return self
+
+    def _calendar_problems(self, explicit: set[str] | None) -> list[Problem]:
         cal = self.calendar
-        lo, hi = cal.base_year, cal.end_year
+        sim = f"({cal.start_year}-{cal.end_year})"
+        horizon = self.data_end_year()
+        # a run cut short (``--set calendar.end_year=2016``) keeps the years of its sourced data
+        last = max(cal.end_year, horizon[0]) if horizon else cal.end_year
+        span = "the calendar" if last == cal.end_year else "the calendar and its sourced years"
+        out: list[Problem] = []
 
-        explicit = EXPLICIT_KEYS.get()
+        def written(path: tuple[Any, ...]) -> bool:
+            return explicit is not None and ".".join(map(str, path)) in explicit
 
-        def check_years(value: Any, where: str) -> None:
-            # only values a user wrote (known to the loader) are checked against the calendar;
-            # defaults and scenarios rebuilt from their JSON are taken as they are
-            if explicit is None or where not in explicit:
-                return
-            if isinstance(value, dict):
-                if not value:
-                    raise ValueError(f"{where}: a dated mapping needs at least one year")
-                for y in value:
-                    if not lo <= int(y) <= hi:
-                        raise ValueError(
-                            f"{where}: year {y} is outside the calendar ({lo}-{hi})"
-                        )
-
-        check_years(self.lines.poverty, "lines.poverty")
-        check_years(self.lines.dibao, "lines.dibao")
-        if self.lines.merge.year is not None and not lo <= self.lines.merge.year <= hi + 50:
-            raise ValueError(
-                f"lines.merge.year: {self.lines.merge.year} is before the calendar ({lo}-{hi})"
-            )
-        for name, src in self.budget.sources.items():
-            check_years(src.amount, f"budget.sources.{name}.amount")
-            for p in src.pathways or []:
-                if p not in self.pathways and p != "services":
-                    raise ValueError(
-                        f"budget.sources.{name}.pathways: unknown pathway {p!r}; known: "
-                        f"{', '.join(sorted(self.pathways.all()))}, services"
-                    )
-        for p in (self.budget.pathway_shares or {}):
-            if p not in self.pathways and p != "services":
-                raise ValueError(
-                    f"budget.pathway_shares: unknown pathway {p!r}; known: "
-                    f"{', '.join(sorted(self.pathways.all()))}, services"
+        for path, value in _schedules(self):
+            if written(path):
+                out.extend(
+                    Problem("outside_calendar",
+                            f"year {y} is outside {span} ({cal.base_year}-{last})", path)
+                    for y in value if not cal.base_year <= y <= last
                 )
-        for name, pw in self.pathways.all().items():
-            check_years(pw.capacity, f"pathways.{name}.capacity")
+        years: list[tuple[tuple[Any, ...], int | None, int]] = [
+            (("lines", "merge", "year"), self.lines.merge.year, cal.base_year),
+            (("targets", "year"), self.targets.year, cal.start_year),
+        ]
+        years += [(("targets", "pace_years", i), y, cal.start_year)
+                  for i, y in enumerate(self.targets.pace_years)]
+        for path, year, first in years:
+            if year is not None and written(path) and not first <= year <= last:
+                out.append(Problem("outside_calendar",
+                                   f"{year} is outside {span} ({first}-{last})", path,
+                                   found=str(year)))
         for i, ev in enumerate(self.shocks.disasters.events):
             if not cal.start_year <= ev.year <= cal.end_year:
-                raise ValueError(
-                    f"shocks.disasters.events.{i}.year: {ev.year} is outside the calendar "
-                    f"({cal.start_year}-{cal.end_year})"
-                )
+                out.append(Problem("outside_calendar", f"{ev.year} is outside the calendar {sim}",
+                                   ("shocks", "disasters", "events", i, "year"),
+                                   found=str(ev.year)))
         if self.targeting_review_outside():
-            raise ValueError(
-                f"population.targeting.review_year: {self.population.targeting.review_year} is "
-                f"outside the calendar ({cal.start_year}-{cal.end_year})"
-            )
-        return self
+            out.append(Problem("outside_calendar",
+                               f"{self.population.targeting.review_year} is outside the "
+                               f"calendar {sim}", ("population", "targeting", "review_year")))
+        if horizon is not None and cal.end_year > horizon[0] and not self.carry_forward:
+            out.append(Problem(
+                "past_the_data",
+                f"{cal.end_year} is after the last year of the sourced money and lines "
+                f"({horizon[1]}); give their values up to {cal.end_year}, or set "
+                "carry_forward: true to hold their last values",
+                ("calendar", "end_year"), found=str(cal.end_year)))
+        return out
+
+    def data_end_year(self) -> tuple[int, str] | None:
+        """Last year covered by the sourced lines and money, and which schedules end it.
+
+        The poverty and dibao lines each cover up to their last listed year, the budget up to
+        the last year listed by any source (a source given as one number holds every year, by
+        its own statement). ``None`` when nothing is dated.
+
+        Returns
+        -------
+        tuple or None
+            ``(year, explanation)``.
+        """
+        ends: list[tuple[int, str]] = []
+        for name in ("poverty", "dibao"):
+            line = getattr(self.lines, name)
+            if isinstance(line, dict):
+                ends.append((max(line), f"lines.{name} ends in {max(line)}"))
+        money = [max(s.amount) for s in self.budget.sources.values() if isinstance(s.amount, dict)]
+        if money:
+            ends.append((max(money), f"budget.sources end in {max(money)}"))
+        if not ends:
+            return None
+        year = min(y for y, _ in ends)
+        return year, ", ".join(text for _, text in ends)
+
+    def _name_problems(self) -> list[Problem]:
+        known = f"{', '.join(sorted(self.pathways.all()))}, services"
+        out = [
+            Problem("unknown_name", f"unknown pathway {p!r}; known: {known}",
+                    ("budget", "sources", name, "pathways", i), found=repr(p))
+            for name, src in self.budget.sources.items()
+            for i, p in enumerate(src.pathways or [])
+            if p not in self.pathways and p != "services"
+        ]
+        out += [
+            Problem("unknown_name", f"unknown pathway {p!r}; known: {known}",
+                    ("budget", "pathway_shares", p))
+            for p in self.budget.pathway_shares or {}
+            if p not in self.pathways and p != "services"
+        ]
+        return out
 
     def targeting_review_outside(self) -> bool:
         """True when a registration review year is set outside the simulated years."""
@@ -1441,6 +1739,28 @@ class Scenario(StrictModel):
 
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _schedules(
+    model: BaseModel, path: tuple[Any, ...] = ()
+) -> Iterator[tuple[tuple[Any, ...], dict[int, float]]]:
+    """Every dated mapping ``{year: value}`` of a validated scenario, with its key path.
+
+    Only :data:`Dated` values are mappings with integer keys, so the values themselves say
+    which they are.
+    """
+    fields = dict(model) | dict(model.model_extra or {})
+    for name, value in fields.items():
+        here = (*path, name)
+        if isinstance(value, BaseModel):
+            yield from _schedules(value, here)
+        elif isinstance(value, dict) and value:
+            if all(isinstance(k, int) for k in value):
+                yield here, value
+            else:
+                for k, v in value.items():
+                    if isinstance(v, BaseModel):
+                        yield from _schedules(v, (*here, k))
 
 
 def iter_parameters(

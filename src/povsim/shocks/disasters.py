@@ -29,10 +29,6 @@ __all__ = ["HAZARDS", "DisasterShock"]
 
 HAZARDS: tuple[str, ...] = ("earthquake", "flood", "landslide")
 
-# assumption: half of wage income is earned locally and disrupted with farming; west-origin
-# out-migrants working in their own province are 49% (calibration/parameters.csv 2017)
-LOCAL_WAGE_SHARE = 0.5
-
 
 class DisasterShock(Component):
     """Earthquakes, floods and landslides striking counties and villages."""
@@ -120,7 +116,7 @@ class DisasterShock(Component):
             aided[level > 0] = got
         months = np.where(aided, recon.config.income_recovery_months if recon else 0,
                           self.config.income_loss_months)
-        local = (hh.farm_base[idx].astype(np.float64) + LOCAL_WAGE_SHARE * hh.wage_base[idx]
+        local = (hh.farm_base[idx].astype(np.float64) + self.config.local_wage_share * hh.wage_base[idx]
                  ) * hh.transitory[idx]
         hh.income_ytd[idx] -= local * income_loss * months / 12.0
         w = model.weight
