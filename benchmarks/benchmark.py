@@ -5,6 +5,9 @@ For each scale ``K`` (1 in ``K`` households simulated) the baseline scenario run
 fresh Python process, so that the peak memory reported is that scale's own. The table lists the
 number of simulated households, the steps (months), the seconds spent building the model
 (population synthesis and set-up), simulating (all steps and the results Dataset) and in total,
+the seconds per phase (population synthesis; January planning; the months — shocks, effects,
+incomes; the year-end assessment and attribution of exits; recording snapshots and building the
+Dataset),
 the throughput in households × steps per second of simulation, and the peak resident memory of
 the process.
 
@@ -40,6 +43,11 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("build_s", "build s", "{:.2f}"),
     ("simulate_s", "simulate s", "{:.2f}"),
     ("total_s", "total s", "{:.2f}"),
+    ("population_s", "population", "{:.2f}"),
+    ("planning_s", "planning", "{:.2f}"),
+    ("months_s", "months", "{:.2f}"),
+    ("assessment_s", "assessment", "{:.2f}"),
+    ("recording_s", "recording", "{:.2f}"),
     ("hh_steps_per_s", "hh×steps/s", "{:,.0f}"),
     ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
 )
@@ -74,7 +82,19 @@ def measure(scenario: Path, scale: int, seed: int) -> dict[str, Any]:
     model.run(progress=False)
     t2 = time.perf_counter()
     n, steps = int(model.households.n), int(model.n_steps)
+    t = model.timing
+    phases = {
+        "population_s": t.get("population", 0.0),
+        "planning_s": t.get("planning", 0.0),
+        "assessment_s": t.get("assessment", 0.0),
+        # snapshots at every year end and the final Dataset (with the targets)
+        "recording_s": t.get("recording", 0.0) + t.get("dataset", 0.0),
+    }
+    # the months themselves: shocks, effects, incomes (simulation less the yearly phases)
+    phases["months_s"] = max(t.get("simulation", 0.0) - t.get("planning", 0.0)
+                             - t.get("assessment", 0.0) - t.get("recording", 0.0), 0.0)
     return {
+        **phases,
         "scale": int(scale),
         "households": n,
         "steps": steps,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-import xarray as xr
+import os
+
+# every model built by the tests holds its components to their declarations (povsim.context)
+os.environ.setdefault("POVSIM_CHECKED", "1")
+
+import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
 from _support import baseline_small, run_small
 
-from povsim.scenario import Scenario
+from povsim.scenario import Scenario  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,8 @@ class RangerConfig(PathwayConfig):
 
 class Ranger(povsim.Pathway):
     owns = (Column("ranger_gain", np.float32, "yuan/year", "ranger pay", "ranger"),)
+    reads = ("registered", "n_labour")
+    modifies = ("monthly_income",)
 
     def eligible(self, model, year):
         hh = model.households

@@ -53,7 +53,7 @@ def test_dibao_pays_the_gap_to_every_eligible_household() -> None:
     assert model.dibao_line == line
     eligible = (labour0 == 0) & (pc0 < line)
     assert eligible.sum() >= 20, "too few dibao households to test"
-    assert not (model.waiting_mask["dibao"] & eligible).any(), "a dibao household waited"
+    assert not (model.run_state.plan.waiting["dibao"] & eligible).any(), "a dibao household waited"
     expected = np.where(eligible, (line - pc0) * size0, 0.0)
     np.testing.assert_allclose(hh.dibao_payment, expected, rtol=1e-12, atol=0)
     assert hh.dibao_enrolled[eligible].all()

@@ -164,8 +164,8 @@ def test_capacity_used_when_households_wait(small_scenario: Scenario) -> None:
     while model.running:
         model.step()
         if model.month % 12 == 1:  # January has been planned
-            served = model.served["relocation"]
-            waiting = model.waiting_mask["relocation"] & ~served
+            served = model.run_state.plan.served["relocation"]
+            waiting = model.run_state.plan.waiting["relocation"] & ~served
             moved = float(hh.size[served].sum()) * model.weight
             wait = float(hh.size[waiting].sum()) * model.weight
             used[model.year] = (moved, wait, at(cap, model.year))

@@ -18,6 +18,7 @@ Many runs (dask.distributed, common random numbers, resumable zarr stores)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,14 @@ def run(
     scale: int | None = None,
     progress: bool | None = False,
     overrides: dict[str, Any] | None = None,
+    base_dir: str | Path | None = None,
+    interruptible: bool = False,
+    on_start: Callable[[PovertyModel], None] | None = None,
 ) -> xr.Dataset:
     """Run one scenario end to end and return its results.
+
+    This is the one way a model is run: the command line's ``run`` and every ensemble run go
+    through it (or through :meth:`PovertyModel.run`, which it calls).
 
     Parameters
     ----------
@@ -95,19 +102,26 @@ def run(
     scale
         Simulate 1 in ``scale`` households (default: the scenario's ``population.scale``).
     progress
-        Show a progress bar over months.
+        Show a progress bar over months (``None``: only on a terminal).
     overrides
         Dotted-key overrides applied before running (``{"budget.scale": 0.7}``).
+    base_dir
+        Directory for the scenario's relative data paths (default: the scenario file's).
+    interruptible
+        On Ctrl-C return the completed years (``attrs["complete"] == 0``) instead of raising.
+    on_start
+        Called with the built model before the first step (e.g. to announce the run).
 
     Returns
     -------
     xarray.Dataset
-        Yearly results by region (and county), with ``units`` on every variable and
-        provenance (``seed``, ``scenario_sha256``, ``povsim_version``, ...) in ``attrs``.
+        Yearly results by region (and county), targets and the attribution of exits, with
+        ``units`` on every variable and provenance (``seed``, ``scenario_sha256``,
+        ``povsim_version``, ...) in ``attrs``.
     """
-    base_dir = None
     if not isinstance(scenario, Scenario):
-        base_dir = Path(scenario).resolve().parent
+        if base_dir is None:
+            base_dir = Path(scenario).resolve().parent
         scenario = load_scenario(scenario)
     upd: dict[str, Any] = dict(overrides or {})
     if scale is not None:
@@ -115,4 +129,11 @@ def run(
     if upd:
         scenario = scenario.with_overrides(upd)
     model = PovertyModel(scenario, seed=seed, base_dir=base_dir)
-    return model.run(progress=progress)
+    if on_start is not None:
+        on_start(model)
+    try:
+        return model.run(progress=progress)
+    except KeyboardInterrupt:
+        if not interruptible:
+            raise
+        return model.results()

@@ -64,7 +64,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from povsim.model import PovertyModel
     from povsim.results import write_dataset
     from povsim.targets import evaluate, format_table
 
@@ -79,20 +78,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = check_output(args.output)  # before the simulation: nothing computed is lost
     if args.figure and not Path(args.figure).resolve().parent.exists():
         raise PovsimError(f"--figure: directory {Path(args.figure).parent} does not exist")
-    model = PovertyModel(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent)
-    print(
-        f"povsim: scenario {scn.name!r}, seed {model.seed_value}, scale 1:{int(model.weight)}, "
-        f"{model.households.n:,} households, {model.n_steps} monthly steps",
-        file=sys.stderr,
-    )
-    try:
-        ds = model.run(progress=None if not args.quiet else False)
-    except KeyboardInterrupt:
-        ds = model.results()
+    import time
+
+    import povsim
+
+    def announce(model: Any) -> None:
+        print(
+            f"povsim: scenario {scn.name!r}, seed {model.seed_value}, scale "
+            f"1:{int(model.weight)}, {model.households.n:,} households, {model.n_steps} "
+            f"monthly steps",
+            file=sys.stderr,
+        )
+
+    t0 = time.perf_counter()
+    ds = povsim.run(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent,
+                    progress=None if not args.quiet else False, interruptible=True,
+                    on_start=announce)
+    elapsed = time.perf_counter() - t0
+    if not int(ds.attrs["complete"]):
         write_dataset(ds, out)
         print(
-            f"\ninterrupted after {model.month} of {model.n_steps} months; the completed years "
-            f"({', '.join(str(int(y)) for y in ds['year'].values)}) were written to {out}",
+            f"\ninterrupted after {ds.attrs['steps_completed']} of {ds.attrs['n_steps']} months; "
+            f"the completed years ({', '.join(str(int(y)) for y in ds['year'].values)}) were "
+            f"written to {out}",
             file=sys.stderr,
         )
         return 130
@@ -103,10 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         plot_run(ds, args.figure)
         print(f"wrote {args.figure}", file=sys.stderr)
-    t = model.timing
     print(
-        f"\nwrote {out} ({model.households.n:,} households x {model.n_steps} steps in "
-        f"{t.get('population', 0) + t.get('simulation', 0):.1f} s)",
+        f"\nwrote {out} ({ds.attrs['n_households']:,} households x {ds.attrs['n_steps']} steps "
+        f"in {elapsed:.1f} s)",
         file=sys.stderr,
     )
     return 0

@@ -1,20 +1,28 @@
-"""The component protocol shared by pathways and shocks.
+"""The component protocol shared by pathways, shocks, the services programme and studies' own.
 
-A component declares the household columns it *owns* (creates, with dtype and units) and the
-ones it *modifies* or *reads*. The model checks the declarations when it is built: one owner per
-column, and every column that is read or modified has an owner. A component then takes part in
-the yearly cycle through hooks the model calls in a fixed order:
+A component declares everything it touches: the household columns it *owns* (creates, with
+dtype and units), the columns and state it *modifies* or only *reads* (state names are listed in
+:data:`povsim.context.STATE`: ``village_services``, ``flows``, ``place_exits``, ``plan``), the
+events it raises (*emits*) and the events it answers (*handles*, event → method name). The
+model checks the declarations when it is built (one owner per column, everything used has an
+owner, one handler per event) and, in checked mode, while it runs (see
+:mod:`povsim.context`).
 
-``setup(model)``
-    allocate owned columns (after the population exists).
-``start_year(model, year)``
+Every hook receives the component's :class:`~povsim.context.Context` (``ctx``), never the
+model. The model calls them in a fixed order:
+
+``setup(ctx)``
+    fill owned columns and state (after the population exists).
+``start_year(ctx, year)``
     before the counties plan (update lines, eligibility inputs).
-``step(model, month)``
+``step(ctx, month)``
     once a month (shocks strike, effects begin).
-``income(model)``
+``income(ctx)``
     this component's yearly income flow per household (yuan/year) or ``None``.
-``end_year(model, year)``
+``end_year(ctx, year)``
     after the year's income is known, before households are assessed.
+``record(ctx, year, flows)`` and ``coords(ctx)`` (optional)
+    variables and coordinates it adds to the results.
 """
 
 from __future__ import annotations
@@ -26,13 +34,13 @@ import numpy as np
 from povsim.households import Column
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["Component"]
 
 
 class Component:
-    """Base class of pathways and shocks.
+    """Base class of pathways, shocks and services.
 
     Parameters
     ----------
@@ -44,34 +52,43 @@ class Component:
 
     #: columns this component creates
     owns: ClassVar[tuple[Column, ...]] = ()
-    #: columns of other components it changes
+    #: columns of other components (or state names) it changes
     modifies: ClassVar[tuple[str, ...]] = ()
-    #: columns of other components it only reads
+    #: columns of other components (or state names) it only reads
     reads: ClassVar[tuple[str, ...]] = ()
+    #: events it raises (answered by another component's handler, if any)
+    emits: ClassVar[tuple[str, ...]] = ()
+    #: events it answers: event name → name of the method called with ``(ctx, *args)``
+    handles: ClassVar[dict[str, str]] = {}
 
     def __init__(self, name: str, config: Any) -> None:
         self.name = name
         self.config = config
 
-    def declare(self, model: PovertyModel) -> None:
-        """Allocate the owned columns on ``model.households``."""
-        for col in self.owns:
-            model.households.declare(col)
+    # -- declarations ----------------------------------------------------------------------
+    def touches(self) -> set[str]:
+        """Every column and state name the component may read."""
+        return {c.name for c in self.owns} | set(self.modifies) | set(self.reads)
 
-    def setup(self, model: PovertyModel) -> None:
+    def writable(self) -> set[str]:
+        """Every column and state name the component may change."""
+        return {c.name for c in self.owns} | set(self.modifies)
+
+    # -- hooks -----------------------------------------------------------------------------
+    def setup(self, ctx: Context) -> None:
         """Prepare state once the population and all columns exist."""
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
+    def start_year(self, ctx: Context, year: int) -> None:
         """Hook at the start of ``year``, before the counties plan."""
 
-    def step(self, model: PovertyModel, month: int) -> None:
+    def step(self, ctx: Context, month: int) -> None:
         """Hook once a month (``month`` counts from 0 at the calendar start)."""
 
-    def income(self, model: PovertyModel) -> np.ndarray | None:
+    def income(self, ctx: Context) -> np.ndarray | None:
         """Yearly income this component adds to each household (yuan/year), or ``None``."""
         return None
 
-    def end_year(self, model: PovertyModel, year: int) -> None:
+    def end_year(self, ctx: Context, year: int) -> None:
         """Hook at the end of ``year`` after incomes are known, before assessment."""
 
     def __repr__(self) -> str:

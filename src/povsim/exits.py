@@ -22,25 +22,35 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from povsim.context import PlaceState
+from povsim.households import Households
+from povsim.population.places import Places
 from povsim.scenario.schema import at
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import RunState
 
-__all__ = ["assess", "guarantees", "initial_state"]
+__all__ = ["TOL", "assess", "exit_threshold", "guarantees", "initial_state"]
 
-_TOL = 0.5  # yuan per person: incomes are compared with the line to within half a yuan
+TOL = 0.5  # yuan per person: incomes are compared with the line to within half a yuan
+_TOL = TOL
 
 
-def guarantees(model: PovertyModel) -> dict[str, np.ndarray]:
+def exit_threshold(line: float, income_margin: float) -> float:
+    """Per-capita net income at or above which a registered household passes the income test
+    (yuan/person/year): the line plus ``exits.household.income_margin``, less :data:`TOL`."""
+    return line * (1.0 + income_margin) - TOL
+
+
+def guarantees(run: RunState) -> dict[str, np.ndarray]:
     """The 两不愁三保障 (plus safe water) of every household as boolean arrays."""
-    hh = model.households
-    water_village = model.places.services.get("water")
+    hh = run.households
+    water_village = run.places.services.get("water")
     water = hh.water_household.copy()
     if water_village is not None:
         water |= hh.service_draw < water_village[hh.village]
     return {
-        "food_clothing": hh.pc_income >= model.poverty_line - _TOL,
+        "food_clothing": hh.pc_income >= run.poverty_line - _TOL,
         "schooling": hh.schooling_ok.copy(),
         "medical": hh.insured.copy(),
         "housing": ~(hh.house_dangerous | hh.hazard_zone | (hh.house_damage > 0)),
@@ -48,10 +58,10 @@ def guarantees(model: PovertyModel) -> dict[str, np.ndarray]:
     }
 
 
-def stable_income(model: PovertyModel) -> np.ndarray:
+def stable_income(run: RunState) -> np.ndarray:
     """This year's household net income with the transitory factor on market income set to 1
     (yuan/year): what verification reads as the household's stable income."""
-    hh = model.households
+    hh = run.households
     out = hh.income_ytd - hh.oop_ytd
     out -= hh.loss_ytd
     market = np.add(hh.wage_base, hh.farm_base, dtype=np.float64)
@@ -60,45 +70,48 @@ def stable_income(model: PovertyModel) -> np.ndarray:
     return out
 
 
-def initial_state(model: PovertyModel) -> None:
+def initial_state(households: Households, places: Places, weight: float) -> PlaceState:
     """Per-place state at the start: which places exist, none exited yet."""
-    P = model.places
-    model.village_exited = np.zeros(P.n_villages)  # share of the represented villages exited
-    model.county_exit_year = np.full(P.n_counties, -1, dtype=np.int16)
-    hh = model.households
-    model.village_people = np.bincount(hh.village, weights=hh.size.astype(np.float64),
-                                       minlength=P.n_villages) * model.weight
+    P = places
+    hh = households
+    village_people = np.bincount(hh.village, weights=hh.size.astype(np.float64),
+                                 minlength=P.n_villages) * weight
     # unsimulated people of truncated groups count in the denominators of their county
-    model.county_people = (
+    county_people = (
         np.bincount(hh.county, weights=hh.size.astype(np.float64), minlength=P.n_counties)
-        * model.weight + P.county_unsimulated
+        * weight + P.county_unsimulated
     )
-    v_sim = np.bincount(P.village_county, weights=model.village_people, minlength=P.n_counties)
-    share = np.divide(model.village_people, v_sim[P.village_county],
+    v_sim = np.bincount(P.village_county, weights=village_people, minlength=P.n_counties)
+    share = np.divide(village_people, v_sim[P.village_county],
                       out=np.zeros(P.n_villages), where=v_sim[P.village_county] > 0)
-    model.village_population = model.village_people + share * P.county_unsimulated[P.village_county]
-    model.flows = {}
+    return PlaceState(
+        village_exited=np.zeros(P.n_villages),  # share of the represented villages exited
+        county_exit_year=np.full(P.n_counties, -1, dtype=np.int16),
+        village_people=village_people,
+        county_people=county_people,
+        village_population=village_people + share * P.county_unsimulated[P.village_county],
+    )
 
 
-def assess(model: PovertyModel, year: int) -> None:
+def assess(run: RunState, year: int) -> None:
     """Assess households, villages and counties at the end of ``year``; store the flows."""
-    hh = model.households
-    scn = model.params
+    hh = run.households
+    scn = run.params
     rules = scn.exits
-    line = model.poverty_line
+    line = run.poverty_line
     size = hh.size.astype(np.float64)
     hh.pc_income[:] = (hh.income_ytd - hh.oop_ytd - hh.loss_ytd) / size
     hh.pc_assessed[:] = (hh.income_ytd - hh.benefit_ytd) / size
-    g = guarantees(model)
+    g = guarantees(run)
     ok = np.ones(hh.n, dtype=bool)
     for name in rules.household.require:
         ok &= g[name]
     del g  # full-length temporaries: at 1:1 each is 7.7 MB (bool) to 61 MB (float)
-    income_ok = hh.pc_income >= line * (1.0 + rules.household.income_margin) - _TOL
+    income_ok = hh.pc_income >= exit_threshold(line, rules.household.income_margin)
     stable_ok = np.ones(hh.n, dtype=bool)
     stable_poor = np.ones(hh.n, dtype=bool)
     if rules.household.require_stable:
-        pc_stable = stable_income(model)
+        pc_stable = stable_income(run)
         pc_stable /= size
         stable_ok = pc_stable >= line - _TOL
         stable_poor = ~stable_ok
@@ -108,13 +121,13 @@ def assess(model: PovertyModel, year: int) -> None:
 
     quota = rules.quota
     if quota is not None:
-        exiting = _apply_quota(model, reg, exiting, at(quota, year))
+        exiting = _apply_quota(run, reg, exiting, at(quota, year))
 
     review = scn.population.targeting.review_year == year
     removed = np.zeros(hh.n, dtype=bool)
     if review:
         wrongly = reg & ~exiting & hh.wrongly_included & (hh.pc_income >= line - _TOL)
-        u = model.draws("targeting.review", year)
+        u = run.draws("targeting.review", year)
         removed = wrongly & (u < scn.population.targeting.review_removal_rate)
         exiting |= removed
 
@@ -122,7 +135,7 @@ def assess(model: PovertyModel, year: int) -> None:
     poor_now = (hh.pc_income < line - _TOL) & stable_poor
     off = ~reg
     ever_exited = hh.exit_year >= 0
-    u_find = model.draws("targeting.identification", year)
+    u_find = run.draws("targeting.identification", year)
     ident = (
         scn.population.targeting.review_identification_rate
         if review
@@ -136,22 +149,22 @@ def assess(model: PovertyModel, year: int) -> None:
     hh.wrongly_included[exiting] = False
     hh.registered[returning | new_poor] = True
     hh.registered_year[returning | new_poor] = year
-    model.flows = {
+    run.flows = {
         "exited": exiting,
         "exited_by_review": removed,
         "returned": returning,
         "new_poor": new_poor,
     }
     del u_find, ok, income_ok, stable_ok
-    _assess_places(model, year, size, stable_poor)
+    _assess_places(run, year, size, stable_poor)
 
 
 def _apply_quota(
-    model: PovertyModel, reg: np.ndarray, exiting: np.ndarray, quota: float
+    run: RunState, reg: np.ndarray, exiting: np.ndarray, quota: float
 ) -> np.ndarray:
     """Exactly ``quota`` people exit (as near as households allow), richest first."""
-    hh = model.households
-    w = model.weight
+    hh = run.households
+    w = run.weight
     cand = np.flatnonzero(reg)
     # households meeting the rule first, then the rest, each by income, highest first
     order = np.lexsort((-hh.pc_income[cand], ~exiting[cand]))
@@ -165,18 +178,18 @@ def _apply_quota(
 
 
 def _assess_places(
-    model: PovertyModel, year: int, size: np.ndarray, stable_poor: np.ndarray
+    run: RunState, year: int, size: np.ndarray, stable_poor: np.ndarray
 ) -> None:
     """Village and county exits; ``size`` as float64 and the persistent-poverty mask are the
     ones :func:`assess` computed."""
-    hh = model.households
-    P = model.places
-    rules = model.params.exits
-    w = model.weight
+    hh = run.households
+    P = run.places
+    rules = run.params.exits
+    w = run.weight
     reg_people_v = np.bincount(hh.village, weights=size * hh.registered,
                                minlength=P.n_villages) * w
-    inc_v = np.divide(reg_people_v, model.village_population,
-                      out=np.zeros(P.n_villages), where=model.village_population > 0)
+    inc_v = np.divide(reg_people_v, run.place.village_population,
+                      out=np.zeros(P.n_villages), where=run.place.village_population > 0)
     # share of the represented villages with every required service (all of them at scale 1)
     services_ok = np.ones(P.n_villages)
     for item in rules.village.require_services:
@@ -184,13 +197,13 @@ def _assess_places(
         if have is not None:
             services_ok = np.minimum(services_ok, have)
     can = P.village_poor & (inc_v < rules.village.max_incidence)
-    model.village_exited = np.where(can, np.maximum(model.village_exited, services_ok),
-                                    model.village_exited)
+    run.place.village_exited = np.where(can, np.maximum(run.place.village_exited, services_ok),
+                                    run.place.village_exited)
 
-    line = model.poverty_line
+    line = run.poverty_line
     reg_people_c = np.bincount(hh.county, weights=size * hh.registered,
                                minlength=P.n_counties) * w
-    inc_c = reg_people_c / np.maximum(model.county_people, 1.0)
+    inc_c = reg_people_c / np.maximum(run.place.county_people, 1.0)
     poor = hh.pc_income < line - _TOL
     if rules.household.require_stable:
         # assessors judge wrong exits and omissions by persistent, not passing, poverty
@@ -202,7 +215,7 @@ def _assess_places(
                            where=exited_people > 0)
     omitted = np.bincount(hh.county, weights=size * (poor & ~hh.registered),
                           minlength=P.n_counties) * w
-    omission_rate = omitted / np.maximum(model.county_people, 1.0)
+    omission_rate = omitted / np.maximum(run.place.county_people, 1.0)
     ok = inc_c < rules.county.max_incidence
     if rules.county.max_wrong_exit_rate is not None:
         ok &= wrong_rate <= rules.county.max_wrong_exit_rate
@@ -217,9 +230,9 @@ def _assess_places(
             total = np.bincount(P.village_county, weights=P.village_weight * P.village_poor,
                                 minlength=P.n_counties)
             ok &= share >= total - 1e-9
-    c_new = P.county_poor & (model.county_exit_year < 0) & ok
-    model.county_exit_year[c_new] = year
-    model.county_stats = {
+    c_new = P.county_poor & (run.place.county_exit_year < 0) & ok
+    run.place.county_exit_year[c_new] = year
+    run.place.county_stats = {
         "incidence": inc_c,
         "wrong_exit_rate": wrong_rate,
         "omission_rate": omission_rate,

@@ -48,10 +48,34 @@ class Households:
     live numpy array, so in-place updates (``hh.income_ytd[idx] += x``) change the table.
     """
 
+    #: the only attributes a table has besides its columns
+    _SLOTS = ("n", "_columns", "_data")
+
     def __init__(self, n: int) -> None:
-        self.n = int(n)
-        self._columns: dict[str, Column] = {}
-        self._data: dict[str, np.ndarray] = {}
+        object.__setattr__(self, "n", int(n))
+        object.__setattr__(self, "_columns", {})
+        object.__setattr__(self, "_data", {})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse every assignment: a column is changed in place, never replaced or shadowed.
+
+        ``hh.income_ytd[:] = 0`` changes the column; ``hh.income_ytd = x`` would silently
+        replace the array other components hold, and ``hh.incme_ytd = x`` would add a stray
+        attribute, so both raise :class:`ModelBuildError`. Augmented assignment
+        (``hh.x *= 2``) works: numpy changes the column in place and hands back the same array.
+        """
+        data = self.__dict__.get("_data", {})
+        if name in data and value is data[name]:
+            return  # augmented assignment (hh.x *= 2) changed the column in place
+        if name in data:
+            raise ModelBuildError(
+                f"household column {name!r} cannot be replaced by assignment; change it in "
+                f"place (hh.{name}[...] = values)"
+            )
+        raise ModelBuildError(
+            f"households have no column {name!r}; declare a column (Households.declare or a "
+            f"component's owns) instead of assigning an attribute"
+        )
 
     # -- declaration ---------------------------------------------------------------------
     def declare(self, column: Column, values: np.ndarray | None = None) -> np.ndarray:
@@ -76,6 +100,15 @@ class Households:
         self._columns[column.name] = column
         self._data[column.name] = arr
         return arr
+
+    def writable_only(self, names: frozenset[str] | None) -> None:
+        """Make every column not in ``names`` read-only (``None``: all writable again).
+
+        Used by the checked mode of :class:`povsim.context.Context`: a component writing a
+        column it did not declare then fails at the write.
+        """
+        for name, arr in self._data.items():
+            arr.flags.writeable = names is None or name in names
 
     def add(
         self,

@@ -111,7 +111,7 @@ def is_povsim_dir(path: str | Path, kind: str | None = None) -> bool:
 
 def marker_attrs(kind: str, **extra: Any) -> dict[str, str]:
     """The root attribute that marks a store as created by povsim (see :func:`read_marker`)."""
-    from povsim.results import povsim_version
+    from povsim.version import povsim_version
 
     data = {"created_by": "povsim", "kind": kind, "povsim_version": povsim_version(), **extra}
     return {MARKER: json.dumps(data, sort_keys=True)}

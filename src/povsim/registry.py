@@ -73,7 +73,8 @@ def register_shock(name: str, config: type, component: type, *, replace: bool = 
 def register_output(name: str, func: Callable[..., Any], *, replace: bool = False) -> None:
     """Register an extra output computed at every year end.
 
-    ``func(model)`` returns a mapping ``{variable_name: (dims, values, attrs)}`` for one year,
+    ``func(run)`` receives the run's state (:class:`povsim.context.RunState`: ``households``,
+    ``places``, ``weight``, ``params``, ...) and returns a mapping ``{variable_name: (dims, values, attrs)}`` for one year,
     where ``dims`` exclude ``year`` (e.g. ``("region",)``) and ``attrs`` include ``units``.
     """
     _check_name(name, OUTPUTS, "output", replace)

@@ -3,7 +3,7 @@
 The recorder takes a snapshot at the start (the end of the base year: the starting stock) and at
 every year end. Each variable has named dimensions, a ``units`` attribute and a description;
 quantities that exist per pathway have a ``pathway`` dimension. Components add their own
-variables through ``record(model, year)`` and studies through
+variables through ``record(ctx, year, flows)`` and studies through
 :func:`povsim.registry.register_output`.
 
 Flows (``exited``, ``returned``, ``new_poor``, spending, ...) are NaN in the base year: nothing
@@ -12,7 +12,6 @@ was simulated then.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,22 +19,15 @@ import numpy as np
 import xarray as xr
 
 from povsim.registry import OUTPUTS
+from povsim.version import povsim_version
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import RunState
 
 __all__ = ["Recorder", "povsim_version", "write_dataset"]
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _QUANTILE_SAMPLE = 200_000
-
-
-def povsim_version() -> str:
-    """Installed povsim version (``"unknown"`` when running from an uninstalled tree)."""
-    try:
-        return version("povsim")
-    except PackageNotFoundError:  # pragma: no cover - only outside an install
-        return "unknown"
 
 
 VarSpec = tuple[tuple[str, ...], np.ndarray, dict[str, str]]
@@ -46,24 +38,24 @@ def _attrs(units: str, description: str) -> dict[str, str]:
 
 
 class Recorder:
-    """Collects per-year snapshots of a :class:`~povsim.model.PovertyModel`."""
+    """Collects per-year snapshots of a run (the engine's :class:`~povsim.context.RunState`)."""
 
-    def __init__(self, model: PovertyModel) -> None:
-        self.model = model
+    def __init__(self, run: RunState) -> None:
+        self.model = run
+        #: engine layers adding variables at every snapshot: ``f(flows) -> {name: spec}``
+        self.extra: list[Any] = []
+        #: coordinates they need
+        self.extra_coords: dict[str, Any] = {}
         self.years: list[int] = []
         self.snapshots: list[dict[str, VarSpec]] = []
-        n = model.households.n
+        n = run.households.n
         k = min(n, _QUANTILE_SAMPLE)
-        rng = model.streams.get("recorder.sample")
+        rng = run.streams.get("recorder.sample")
         self.sample = np.sort(rng.choice(n, size=k, replace=False)) if k < n else np.arange(n)
 
     # ---------------------------------------------------------------------------------------
     def _by_region(self, per_county: np.ndarray) -> np.ndarray:
-        P = self.model.places
-        arr = np.asarray(per_county, dtype=np.float64)
-        out = np.zeros((P.n_regions,) + arr.shape[1:])
-        np.add.at(out, P.county_region.astype(np.int64), arr)
-        return out
+        return self.model.by_region(per_county)
 
     def _county_sum(self, weights: np.ndarray) -> np.ndarray:
         """Per-county sum of a float quantity per household, times the weight (real units)."""
@@ -97,7 +89,7 @@ class Recorder:
 
         reg_c = self._county_people(hh.registered)
         both("registered_poor", reg_c, "persons", "registered poor (建档立卡) at year end")
-        pop_c = m.county_people
+        pop_c = m.place.county_people
         out["rural_population"] = (("region",), self._by_region(pop_c),
                                    _attrs("persons", "rural population (registered)"))
         inc_r = self._by_region(reg_c) / np.maximum(self._by_region(pop_c), 1.0)
@@ -163,17 +155,17 @@ class Recorder:
                              _attrs("yuan/person/year", "dibao line after the merge schedule"))
 
         # places
-        v_done = m.village_exited * P.village_poor
+        v_done = m.place.village_exited * P.village_poor
         vx = np.bincount(P.village_county, weights=P.village_weight * v_done,
                          minlength=P.n_counties)
         out["villages_exited"] = (("region",), self._by_region(vx),
                                   _attrs("villages", "poor villages exited by year end "
                                          "(cumulative)"))
-        c_done = (m.county_exit_year >= 0) & P.county_poor
+        c_done = (m.place.county_exit_year >= 0) & P.county_poor
         out["counties_exited"] = (("region",), self._by_region(c_done.astype(float)),
                                   _attrs("counties", "poor counties exited by year end "
                                          "(cumulative)"))
-        cs = getattr(m, "county_stats", None)
+        cs = m.place.county_stats
         for key, desc in (("wrong_exit_rate", "exited people now below the line / exited people"),
                           ("omission_rate", "poor people off the register / rural population")):
             vals = cs[key] if cs is not None else np.full(P.n_counties, np.nan)
@@ -197,14 +189,14 @@ class Recorder:
                             _attrs("yuan", "money available (new money plus carry-over)"))
         out["allocated"] = (("region", "source"), new,
                             _attrs("yuan", "new money allocated this year"))
-        names = [p.name for p in m.pathway_list]
+        names = m.pathway_names
         served = np.zeros((P.n_regions, len(pw)))
         waiting = np.zeros((P.n_regions, len(pw)))
         if flows:
             for i, name in enumerate(names):
-                served[:, i] = self._by_region(self._county_count(m.served[name]))
+                served[:, i] = self._by_region(self._county_count(m.plan.served[name]))
                 waiting[:, i] = self._by_region(
-                    self._county_count(m.waiting_mask[name] & ~m.served[name]))
+                    self._county_count(m.plan.waiting[name] & ~m.plan.served[name]))
             served[:, -1] = np.nan
             waiting[:, -1] = np.nan
         else:
@@ -222,9 +214,10 @@ class Recorder:
         m = self.model
         out = self._core(year, flows)
         for comp in m.components:
-            rec = getattr(comp, "record", None)
-            if rec is not None:
-                out.update(rec(m, year, flows))
+            if getattr(comp, "record", None) is not None:
+                out.update(m.call(comp, "record", year, flows))
+        for func in self.extra:
+            out.update(func(flows))
         for name, func in OUTPUTS.items():
             out.update(func(m))
         return out
@@ -272,15 +265,15 @@ class Recorder:
             "pathway": ("pathway", list(m.ledger.pathways)),
             "source": ("source", list(m.ledger.sources)),
             "quantile": ("quantile", list(QUANTILES)),
+            **self.extra_coords,
         }
         for comp in m.components:
-            extra = getattr(comp, "coords", None)
-            if extra is not None:
-                coords.update(extra(m))
+            if getattr(comp, "coords", None) is not None:
+                coords.update(m.call(comp, "coords"))
         ds = xr.Dataset(data_vars, coords=coords)
         ds["county_exit_year"] = (
             ("county",),
-            np.where(m.county_exit_year >= 0, m.county_exit_year, -1).astype(np.int64),
+            np.where(m.place.county_exit_year >= 0, m.place.county_exit_year, -1).astype(np.int64),
             _attrs("year", "year the poor county exited (-1: not exited or not a poor county)"),
         )
         ds["poor_villages"] = (

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from povsim.budget import ration
 from povsim.components import Component
+from povsim.households import Column
 from povsim.scenario.schema import SERVICE_ITEMS
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["ServicesProgramme"]
 
@@ -26,18 +28,21 @@ __all__ = ["ServicesProgramme"]
 class ServicesProgramme(Component):
     """Builds village services with the ``services`` envelope of each county."""
 
-    modifies = ("schooling_ok",)
+    owns = (Column("service_draw", np.float32, "1",
+                   "uniform deciding access in a partly covered simulated village", "services"),)
+    modifies = ("schooling_ok", "village_services")
+    reads = ("registered", "size", "place_exits")
 
     @property
     def enabled(self) -> bool:
         """Whether the scenario builds services at all."""
         return bool(self.config.enabled)
 
-    def setup(self, model: PovertyModel) -> None:
-        P = model.places
+    def setup(self, ctx: Context) -> None:
+        P = ctx.places
         items = self.config.items
         self.items = [k for k in SERVICE_ITEMS if k in items]
-        u = model.streams.get("services.initial").random((len(SERVICE_ITEMS), P.n_villages))
+        u = ctx.streams.get("services.initial").random((len(SERVICE_ITEMS), P.n_villages))
         single = P.village_weight <= 1.0 + 1e-9
         for i, name in enumerate(SERVICE_ITEMS):
             cov = items[name].initial_coverage if name in items else 1.0
@@ -45,72 +50,64 @@ class ServicesProgramme(Component):
             # a simulated village standing for several real ones holds the covered fraction
             P.services[name] = np.where(single, (u[i] < cov_v).astype(float), cov_v)
         # which households of a partly covered village have the service (fixed per household)
-        model.households.add("service_draw", np.float32, "1",
-                             "uniform deciding access in a partly covered simulated village",
-                             "services",
-                             values=model.streams.get("services.household").random(
-                                 model.households.n, dtype=np.float32))
+        ctx.households.service_draw[:] = ctx.streams.get("services.household").random(
+            ctx.households.n, dtype=np.float32)
 
-    def _missing(self, model: PovertyModel, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        P = model.places
-        villages = np.flatnonzero(P.village_county == c)
+    def _missing(self, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every missing (village, item) of every county, item by item: villages, items, cost."""
+        P = ctx.places
         vs, items, cost = [], [], []
         for i, name in enumerate(self.items):
-            have = P.services[name][villages]
-            miss = villages[have < 1.0]
+            have = P.services[name]
+            miss = np.flatnonzero(have < 1.0)
             vs.append(miss)
             items.append(np.full(miss.size, i))
             cost.append(self.config.items[name].unit_cost * P.village_weight[miss]
-                        * (1.0 - P.services[name][miss]))
+                        * (1.0 - have[miss]))
         if not vs:
             return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
         return np.concatenate(vs), np.concatenate(items), np.concatenate(cost)
 
-    def need(self, model: PovertyModel, c: int) -> float:
-        """Cost of everything missing in county ``c`` (yuan)."""
-        return float(self._missing(model, c)[2].sum())
+    def need(self, ctx: Context) -> np.ndarray:
+        """Cost of everything missing, by county (yuan)."""
+        v, _, cost = self._missing(ctx)
+        return np.bincount(ctx.places.village_county[v], weights=cost,
+                           minlength=ctx.places.n_counties)
 
-    def build(self, model: PovertyModel, c: int, ledger_index: int) -> None:
-        """Spend county ``c``'s services envelope on missing items, neediest villages first."""
-        v, item, cost = self._missing(model, c)
+    def build(self, ctx: Context) -> None:
+        """Spend every county's services envelope on missing items, neediest villages first."""
+        v, item, cost = self._missing(ctx)
         if v.size == 0:
             return
-        P = model.places
-        hh = model.households
-        # registered people per village, over this county's households only (its villages)
-        sl = P.county_slice(c)
-        reg = np.bincount(hh.village[sl], weights=hh.size[sl] * hh.registered[sl],
-                          minlength=P.n_villages)
-        inc = reg[v] * model.weight / np.maximum(model.village_population[v], 1.0)
+        P = ctx.places
+        hh = ctx.households
+        reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
+        inc = reg[v] * ctx.weight / np.maximum(ctx.place.village_population[v], 1.0)
         # safe water first everywhere (households' guarantee depends on it), then the rest,
         # poor villages with the highest incidence first
         water_first = np.array(self.items)[item] != "water"
-        order = np.lexsort((item, -inc, ~P.village_poor[v], water_first))
-        v, item, cost = v[order], item[order], cost[order]
-        left = model.ledger.remaining(c, ledger_index, "grant")
-        # in priority order; the first item money does not stretch to is built in part (a
-        # simulated village stands for village_weight real ones)
-        spent = 0.0
-        for j in range(v.size):
-            if left <= 1e-6:
-                break
-            name = self.items[item[j]]
-            part = min(1.0, left / cost[j])
-            cur = P.services[name][v[j]]
-            P.services[name][v[j]] = 1.0 if part >= 1.0 else cur + (1.0 - cur) * part
-            spent += cost[j] * part
-            left -= cost[j] * part
-        if spent > 0:
-            model.ledger.draw(c, ledger_index, spent, "grant")
+        county = P.village_county[v]
+        order = np.lexsort((item, -inc, ~P.village_poor[v], water_first, county))
+        v, item, cost, county = v[order], item[order], cost[order], county[order]
+        # the first item money does not stretch to is built in part (a simulated village
+        # stands for village_weight real ones)
+        res = ration(county, cost, ctx.money_left(), partial=True)
+        for i, name in enumerate(self.items):
+            sel = (item == i) & (res.share > 0)
+            cur = P.services[name][v[sel]]
+            part = res.share[sel]
+            P.services[name][v[sel]] = np.where(part >= 1.0, 1.0, cur + (1.0 - cur) * part)
+        if res.spent.any():
+            ctx.spend(res.spent)
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
-        hh = model.households
-        if year > model.calendar.start_year:
-            u = model.draws("services.schooling", year)
+    def start_year(self, ctx: Context, year: int) -> None:
+        hh = ctx.households
+        if year > ctx.calendar.start_year:
+            u = ctx.draws("services.schooling", year)
             hh.schooling_ok |= u < self.config.schooling_fix_rate
 
-    def record(self, model: PovertyModel, year: int, flows: bool) -> dict[str, Any]:
-        P = model.places
+    def record(self, ctx: Context, year: int, flows: bool) -> dict[str, Any]:
+        P = ctx.places
         w = P.village_weight * P.village_poor
         cov = np.array([
             float((P.services[name] * w).sum() / max(w.sum(), 1e-9)) for name in SERVICE_ITEMS
@@ -122,5 +119,5 @@ class ServicesProgramme(Component):
             )
         }
 
-    def coords(self, model: PovertyModel) -> dict[str, Any]:
+    def coords(self, ctx: Context) -> dict[str, Any]:
         return {"service": ("service", list(SERVICE_ITEMS))}

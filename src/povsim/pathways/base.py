@@ -2,14 +2,14 @@
 
 Counties enrol households pathway by pathway: the pathway says who is eligible
 (:meth:`Pathway.eligible`), what each costs (:meth:`Pathway.cost`, yuan per household, grant
-money) and how many capacity units each takes; the county takes eligible households in priority
-order until money or capacity runs out, and calls :meth:`Pathway.enrol` for those it can pay for.
-Effects begin after ``delay_months`` through :meth:`Pathway.activate`, which the model calls in
-the month they are due.
+money) and how many capacity units each takes; the engine rations every county's envelope in
+the pathway's priority order (:func:`povsim.budget.ration`) and calls :meth:`Pathway.enrol`
+for those it can pay for. Effects begin after ``delay_months`` through :meth:`Pathway.activate`,
+which the engine calls in the month they are due.
 
 *Event-driven* pathways (medical aid, post-disaster reconstruction) are paid when an event
-happens during the year; they draw on the county's envelope through
-:meth:`povsim.budget.Ledger.draw`.
+happens during the year; they ration their envelope with
+:meth:`povsim.context.Context.ration` and answer the events of the shocks (``handles``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import numpy as np
 from povsim.components import Component
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["Pathway"]
 
 
 class Pathway(Component):
-    """Base class of the five pathways (and users' own).
+    """Base class of the pathways (and users' own).
 
     Subclasses override :meth:`eligible`, :meth:`cost`, :meth:`enrol` and, if the effect is
     delayed, :meth:`activate`. The default :meth:`income` returns ``None``.
@@ -46,40 +46,57 @@ class Pathway(Component):
         """Months from enrolment to effect."""
         return int(getattr(self.config, "delay_months", 0))
 
-    # -- planning ------------------------------------------------------------------------
-    def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
-        """Boolean mask over all households: eligible and not yet served."""
-        return np.zeros(model.households.n, dtype=bool)
+    @property
+    def priority(self) -> str:
+        """The order in which a county serves eligible households (``pathways.*.priority``)."""
+        return str(getattr(self.config, "priority", "poorest_first"))
 
-    def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
+    # -- planning ------------------------------------------------------------------------
+    def eligible(self, ctx: Context, year: int) -> np.ndarray:
+        """Boolean mask over all households: eligible and not yet served."""
+        return np.zeros(ctx.households.n, dtype=bool)
+
+    def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         """Grant money needed to enrol households ``idx`` (yuan per real household)."""
         return np.zeros(len(idx))
 
-    def credit(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
+    def credit(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         """Credit (loan principal) asked for by households ``idx`` (yuan per real household)."""
         return np.zeros(len(idx))
 
-    def units(self, model: PovertyModel, idx: np.ndarray) -> np.ndarray:
+    def units(self, ctx: Context, idx: np.ndarray) -> np.ndarray:
         """Capacity units each household uses (1, or its size when capacity is in persons)."""
         if getattr(self.config, "capacity_unit", "households") == "persons":
-            return model.households.size[idx].astype(np.float64)
+            return ctx.sizes(idx)
         return np.ones(len(idx))
 
     def enrol(
-        self, model: PovertyModel, idx: np.ndarray, year: int, month: int, credit_ok: np.ndarray
+        self, ctx: Context, idx: np.ndarray, year: int, month: int, credit_ok: np.ndarray
     ) -> None:
         """Enrol households ``idx`` (already paid for) in ``month``.
 
         ``credit_ok`` says, per household, whether the credit it asked for was available.
         """
 
-    def activate(self, model: PovertyModel, idx: np.ndarray, month: int) -> None:
+    def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         """The effect of an earlier enrolment begins for households ``idx``."""
 
-    def expected_need(self, model: PovertyModel, year: int) -> np.ndarray:
+    def expected_need(self, ctx: Context, year: int) -> np.ndarray:
         """For event-driven pathways: expected yearly spending by county (yuan)."""
-        return np.zeros(model.places.n_counties)
+        return np.zeros(ctx.places.n_counties)
 
-    def schedule(self, model: PovertyModel, idx: np.ndarray, month: int) -> None:
-        """Ask the model to call :meth:`activate` for ``idx`` after the delay."""
-        model.schedule(month + self.delay, self, idx)
+    # -- attribution of exits (see povsim.assessment) ----------------------------------
+    def relief(self, ctx: Context) -> np.ndarray | None:
+        """Money this year that spared households costs (yuan per household), or ``None``.
+
+        Counted with the pathway's :meth:`income` when exits are attributed.
+        """
+        return None
+
+    def housing_secured(self, ctx: Context) -> np.ndarray | None:
+        """Households whose housing guarantee this pathway made hold (a mask), or ``None``."""
+        return None
+
+    def schedule(self, ctx: Context, idx: np.ndarray, month: int) -> None:
+        """Ask the engine to call :meth:`activate` for ``idx`` after the delay."""
+        ctx.schedule(month + self.delay, idx)

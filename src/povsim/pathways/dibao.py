@@ -18,7 +18,7 @@ from povsim.households import Column
 from povsim.pathways.base import Pathway
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["DibaoPathway"]
 
@@ -36,55 +36,58 @@ class DibaoPathway(Pathway):
     modifies = ("benefit_ytd",)
     reads = ("registered", "n_labour", "n_disabled", "size", "pc_assessed")
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
-        hh = model.households
+    def start_year(self, ctx: Context, year: int) -> None:
+        hh = ctx.households
         hh.dibao_enrolled[:] = False
         hh.dibao_payment[:] = 0.0
         hh.disability_payment[:] = 0.0
 
-    def _dibao_eligible(self, model: PovertyModel) -> np.ndarray:
-        hh = model.households
+    def _dibao_eligible(self, ctx: Context) -> np.ndarray:
+        hh = ctx.households
         reach = hh.registered if not self.config.include_unregistered else True
-        return (hh.n_labour == 0) & (hh.pc_assessed < model.dibao_line) & reach
+        return (hh.n_labour == 0) & (hh.pc_assessed < ctx.dibao_line) & reach
 
-    def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
-        hh = model.households
-        mask = self._dibao_eligible(model)
+    def eligible(self, ctx: Context, year: int) -> np.ndarray:
+        hh = ctx.households
+        mask = self._dibao_eligible(ctx)
         if self.config.disability_top_up:
             mask = mask | (hh.registered & (hh.n_disabled > 0))
         return mask
 
-    def _payments(self, model: PovertyModel, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hh = model.households
+    def _payments(self, ctx: Context, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hh = ctx.households
         pc = hh.pc_assessed[idx]
         size = hh.size[idx].astype(np.float64)
-        dib = self._dibao_eligible(model)[idx]
-        gap = np.where(dib, np.maximum(model.dibao_line - pc, 0.0) * size, 0.0)
+        dib = self._dibao_eligible(ctx)[idx]
+        gap = np.where(dib, np.maximum(ctx.dibao_line - pc, 0.0) * size, 0.0)
         disab = np.zeros(len(idx))
         if self.config.disability_top_up:
-            after = np.where(dib, np.maximum(pc, model.dibao_line), pc)
+            after = np.where(dib, np.maximum(pc, ctx.dibao_line), pc)
             n_dis = np.where(hh.registered[idx], hh.n_disabled[idx], 0).astype(np.float64)
-            disab = n_dis * (np.maximum(model.poverty_line - after, 0.0)
+            disab = n_dis * (np.maximum(ctx.poverty_line - after, 0.0)
                              + 12.0 * self.config.living_subsidy_monthly)
         return gap, disab
 
-    def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
-        gap, disab = self._payments(model, idx)
+    def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
+        gap, disab = self._payments(ctx, idx)
+        if self.delay:  # planned in January: the year's payments after the delay
+            return (gap + disab) * (max(12 - self.delay, 0) / 12.0)
         return gap + disab
 
-    def enrol(self, model: PovertyModel, idx: np.ndarray, year: int, month: int,
+    def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:
-        hh = model.households
-        gap, disab = self._payments(model, idx)
-        months_left = 12 - month % 12
+        hh = ctx.households
+        gap, disab = self._payments(ctx, idx)
+        # payments start ``delay_months`` after enrolment (seed (七): in the month itself)
+        months_left = max(12 - month % 12 - self.delay, 0)
         hh.dibao_enrolled[idx] = True
         hh.dibao_payment[idx] = gap * months_left / 12.0
         hh.disability_payment[idx] = disab * months_left / 12.0
 
-    def income(self, model: PovertyModel) -> np.ndarray:
-        hh = model.households
+    def income(self, ctx: Context) -> np.ndarray:
+        hh = ctx.households
         return hh.dibao_payment + hh.disability_payment
 
-    def end_year(self, model: PovertyModel, year: int) -> None:
-        hh = model.households
+    def end_year(self, ctx: Context, year: int) -> None:
+        hh = ctx.households
         hh.benefit_ytd += hh.dibao_payment + hh.disability_payment

@@ -17,7 +17,7 @@ from povsim.households import Column
 from povsim.pathways.base import Pathway
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["HousingRenovationPathway"]
 
@@ -29,23 +29,28 @@ class HousingRenovationPathway(Pathway):
                    "housing_renovation"),)
     modifies = ("house_dangerous", "hazard_zone")
     reads = ("registered", "willing_to_move", "relocated")
+    #: the common checks (povsim.testing): a delay past December moves the year of the effect
+    check_settings = {"delay_months": {"value": 14}}
 
-    def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
-        hh = model.households
+    def eligible(self, ctx: Context, year: int) -> np.ndarray:
+        hh = ctx.households
         return (hh.registered & (hh.reno_status == 0) & ~hh.relocated
                 & (hh.house_dangerous | (hh.hazard_zone & ~hh.willing_to_move)))
 
-    def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
-        hh = model.households
+    def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
+        hh = ctx.households
         return np.where(hh.hazard_zone[idx], self.config.hazard_unit_cost, self.config.unit_cost)
 
-    def enrol(self, model: PovertyModel, idx: np.ndarray, year: int, month: int,
+    def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:
-        model.households.reno_status[idx] = 1
-        self.schedule(model, idx, month)
+        ctx.households.reno_status[idx] = 1
+        self.schedule(ctx, idx, month)
 
-    def activate(self, model: PovertyModel, idx: np.ndarray, month: int) -> None:
-        hh = model.households
+    def housing_secured(self, ctx: Context) -> np.ndarray:
+        return ctx.households.reno_status == 2
+
+    def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
+        hh = ctx.households
         hh.house_dangerous[idx] = False
         hh.hazard_zone[idx] = False
         hh.reno_status[idx] = 2

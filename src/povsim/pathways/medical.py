@@ -19,7 +19,7 @@ from povsim.households import Column
 from povsim.pathways.base import Pathway
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["MedicalPathway", "out_of_pocket_uninsured"]
 
@@ -31,7 +31,14 @@ def out_of_pocket_uninsured(bill: np.ndarray, insured: np.ndarray, base_reimburs
 
 
 class MedicalPathway(Pathway):
-    """Premium subsidies and layered reimbursement for poor patients."""
+    """Premium subsidies and layered reimbursement for poor patients.
+
+    Each January the county enrols the households it covers (registered, dibao and, with
+    ``cover_exited``, exited households) in the pathway's ``priority`` order, paying their
+    premium until the envelope or the ``capacity`` (households or persons a year) runs out;
+    cover starts ``delay_months`` later. It answers the ``hospital_stay`` event of the illness
+    shock with what the household pays.
+    """
 
     event_driven = True
     owns = (
@@ -40,53 +47,61 @@ class MedicalPathway(Pathway):
                "medical aid paid this year (for the yearly assistance cap)", "medical"),
     )
     modifies = ("insured",)
-    reads = ("registered", "size")
+    reads = ("registered", "size", "exit_year", "dibao_enrolled", "pc_assessed")
+    handles = {"hospital_stay": "out_of_pocket"}
+    #: how the common checks (povsim.testing) exercise the settings that need a context:
+    #: a capacity far below the ~2 million households covered, and a priority that matters
+    #: once that capacity binds
+    check_settings = {
+        "capacity": {"value": 100_000},
+        "capacity_unit": {"value": "persons",
+                          "overrides": {"pathways.medical.capacity": 1_000_000}},
+        "priority": {"value": "random", "overrides": {"pathways.medical.capacity": 300_000}},
+        # the yearly cap binds only for a low cap in a small scenario
+        "assistance_cap": {"value": 500.0},
+    }
 
-    def expected_need(self, model: PovertyModel, year: int) -> np.ndarray:
-        hh = model.households
-        ill = model.params.shocks.illness
+    def expected_need(self, ctx: Context, year: int) -> np.ndarray:
+        hh = ctx.households
+        ill = ctx.params.shocks.illness
         mean_bill = ill.cost_median * np.exp(ill.cost_sigma**2 / 2)
         share = max(1.0 - self.config.base_reimbursement - self.config.oop_cap_share, 0.0)
         per_person = ill.rate * mean_bill * share + self.config.premium_subsidy
-        people = model.county_sum(hh.size * hh.registered, dtype=np.int64) * model.weight
+        people = ctx.county_sum(hh.size * hh.registered, dtype=np.int64) * ctx.weight
         return people * per_person
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
-        hh = model.households
+    def start_year(self, ctx: Context, year: int) -> None:
+        hh = ctx.households
         hh.med_enrolled[:] = False
         hh.med_paid_ytd[:] = 0.0
 
-    def step(self, model: PovertyModel, month: int) -> None:
+    def step(self, ctx: Context, month: int) -> None:
         if month % 12 != 0 or not self.enabled:
             return
-        hh = model.households
+        hh = ctx.households
         want = hh.registered.copy()
         if self.config.cover_exited:
             want |= hh.exit_year >= 0
         if "dibao_enrolled" in hh:
             want |= hh.dibao_enrolled
-        p_i = model.ledger.pathway_index(self.name)
-        premium = self.config.premium_subsidy
-        P = model.places
-        for c in range(P.n_counties):
-            sl = P.county_slice(c)
-            idx = np.flatnonzero(want[sl]) + sl.start
-            if idx.size == 0:
-                continue
-            cost = premium * hh.size[idx].astype(np.float64) * model.weight
-            left = model.ledger.remaining(c, p_i)
-            k = int(np.searchsorted(np.cumsum(cost), left + 1e-6, side="right"))
-            if k:
-                model.ledger.draw(c, p_i, float(cost[:k].sum()))
-            chosen = idx[:k]
-            hh.med_enrolled[chosen] = True
-            hh.insured[chosen] = True
-            model.served[self.name][chosen] = True
-            model.waiting_mask[self.name][idx[k:]] = True
+        idx = np.flatnonzero(want)
+        idx = idx[ctx.order(idx, self.priority)]
+        cost = self.config.premium_subsidy * hh.size[idx].astype(np.float64) * ctx.weight
+        chosen, _ = ctx.ration(idx, cost)
+        ctx.mark(served=idx[chosen], waiting=idx[~chosen])
+        self.schedule(ctx, idx[chosen], month)
 
-    def out_of_pocket(self, model: PovertyModel, idx: np.ndarray, bill: np.ndarray) -> np.ndarray:
+    def relief(self, ctx: Context) -> np.ndarray:
+        return ctx.households.med_paid_ytd.astype(np.float64)
+
+    def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
+        hh = ctx.households
+        hh.med_enrolled[idx] = True
+        hh.insured[idx] = True
+
+    def out_of_pocket(self, ctx: Context, idx: np.ndarray, bill: np.ndarray) -> np.ndarray:
         """What households ``idx`` pay for ``bill`` after all layers and available money."""
-        hh = model.households
+        hh = ctx.households
         cfg = self.config
         oop0 = out_of_pocket_uninsured(bill, hh.insured[idx], cfg.base_reimbursement)
         if not self.enabled:
@@ -105,14 +120,11 @@ class MedicalPathway(Pathway):
         aid = np.where(enrolled, oop0 - rem3, 0.0)
         # pay from county envelopes; an empty envelope leaves the household to pay
         counties = hh.county[idx]
-        need_c = np.bincount(counties, weights=aid * model.weight,
-                             minlength=model.places.n_counties)
-        frac = np.ones(model.places.n_counties)
-        p_i = model.ledger.pathway_index(self.name)
-        for c in np.flatnonzero(need_c > 0):
-            paid = model.ledger.draw(int(c), p_i, float(need_c[c]))
-            frac[c] = paid / need_c[c]
+        need_c = np.bincount(counties, weights=aid * ctx.weight,
+                             minlength=ctx.places.n_counties)
+        paid = ctx.spend(need_c)
+        frac = np.divide(paid, need_c, out=np.ones_like(need_c), where=need_c > 0)
         aid = aid * frac[counties]
         hh.med_paid_ytd[idx] += aid
-        model.served[self.name][idx[aid > 0]] = True
+        ctx.mark(served=idx[aid > 0])
         return oop0 - aid

@@ -20,7 +20,7 @@ from povsim.pathways.base import Pathway
 from povsim.scenario.schema import at
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["ProductionPathway"]
 
@@ -36,17 +36,18 @@ class ProductionPathway(Pathway):
         Column("prod_gain", np.float32, "yuan/year", "income gained from the pathway", "production"),
         Column("prod_loan", np.float32, "yuan", "micro-loan principal taken", "production"),
     )
-    reads = ("registered", "n_labour")
+    modifies = ("monthly_income",)
+    reads = ("registered", "n_labour", "pc_assessed")
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
-        self._u_track = model.draws("production.track", year)
-        self._u_loan = model.draws("production.loan", year)
+    def start_year(self, ctx: Context, year: int) -> None:
+        self._u_track = ctx.draws("production.track", year)
+        self._u_loan = ctx.draws("production.loan", year)
 
-    def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
+    def eligible(self, ctx: Context, year: int) -> np.ndarray:
         """Registered households with labour, not waiting for an effect; served again in a
         later year while their income stays below the line (帮扶到户 until they are out)."""
-        hh = model.households
-        again = (hh.prod_status == 2) & (hh.pc_assessed < model.poverty_line)
+        hh = ctx.households
+        again = (hh.prod_status == 2) & (hh.pc_assessed < ctx.poverty_line)
         return hh.registered & (hh.n_labour > 0) & ((hh.prod_status == 0) | again)
 
     def _employment(self, idx: np.ndarray) -> np.ndarray:
@@ -58,23 +59,23 @@ class ProductionPathway(Pathway):
             return np.zeros(len(idx), dtype=bool)
         return self._u_loan[idx] < at(mc.takeup, year)
 
-    def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
+    def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         cfg = self.config
         base = np.where(self._employment(idx), cfg.employment.unit_cost, cfg.unit_cost)
         mc = cfg.microcredit
         interest = mc.loan * mc.interest_rate * mc.term_years
         return base + self._loan(idx, year) * interest
 
-    def credit(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
+    def credit(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         return self._loan(idx, year) * self.config.microcredit.loan
 
-    def enrol(self, model: PovertyModel, idx: np.ndarray, year: int, month: int,
+    def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:
         cfg = self.config
-        hh = model.households
+        hh = ctx.households
         emp = self._employment(idx)
-        u = model.streams.get("production.outcome", year).random((3, hh.n), dtype=np.float32)
-        z = model.streams.get("production.gain", year).standard_normal(hh.n, dtype=np.float32)
+        u = ctx.streams.get("production.outcome", year).random((3, hh.n), dtype=np.float32)
+        z = ctx.streams.get("production.gain", year).standard_normal(hh.n, dtype=np.float32)
         sig = cfg.income_gain_sigma
         farm_gain = (u[0, idx] < cfg.success_rate) * cfg.income_gain * np.exp(
             sig * z[idx] - sig**2 / 2)
@@ -88,16 +89,16 @@ class ProductionPathway(Pathway):
         hh.prod_track[idx] = emp
         hh.prod_pending[idx] = np.where(emp, emp_gain, farm_gain) + loan_gain
         hh.prod_loan[idx] += loan_ok * mc.loan
-        model.schedule(month + self.config.employment.training_months, self, idx[emp])
-        model.schedule(month + self.delay, self, idx[~emp])
+        ctx.schedule(month + self.config.employment.training_months, idx[emp])
+        ctx.schedule(month + self.delay, idx[~emp])
 
-    def activate(self, model: PovertyModel, idx: np.ndarray, month: int) -> None:
-        hh = model.households
+    def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
+        hh = ctx.households
         gain = hh.prod_pending[idx].astype(np.float64)
         hh.prod_gain[idx] += gain
         hh.prod_pending[idx] = 0
         hh.prod_status[idx] = 2
-        model.add_income(idx, gain)
+        ctx.add_income(idx, gain)
 
-    def income(self, model: PovertyModel) -> np.ndarray:
-        return model.households.prod_gain.astype(np.float64)
+    def income(self, ctx: Context) -> np.ndarray:
+        return ctx.households.prod_gain.astype(np.float64)

@@ -18,7 +18,7 @@ from povsim.households import Column
 from povsim.pathways.base import Pathway
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["RelocationPathway"]
 
@@ -35,22 +35,22 @@ class RelocationPathway(Pathway):
                 "loss_ytd", "monthly_income")
     reads = ("registered", "willing_to_move", "size", "n_labour", "transitory")
 
-    def eligible(self, model: PovertyModel, year: int) -> np.ndarray:
-        hh = model.households
+    def eligible(self, ctx: Context, year: int) -> np.ndarray:
+        hh = ctx.households
         return (hh.registered & hh.hazard_zone & hh.willing_to_move & (hh.reloc_status == 0)
                 & ~hh.relocated)
 
-    def cost(self, model: PovertyModel, idx: np.ndarray, year: int) -> np.ndarray:
-        return self.config.unit_cost * model.households.size[idx].astype(np.float64)
+    def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
+        return self.config.unit_cost * ctx.households.size[idx].astype(np.float64)
 
-    def enrol(self, model: PovertyModel, idx: np.ndarray, year: int, month: int,
+    def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:
-        model.households.reloc_status[idx] = 1
-        self.schedule(model, idx, month)
+        ctx.households.reloc_status[idx] = 1
+        self.schedule(ctx, idx, month)
 
-    def activate(self, model: PovertyModel, idx: np.ndarray, month: int) -> None:
+    def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         cfg = self.config
-        hh = model.households
+        hh = ctx.households
         farm = hh.farm_base[idx].astype(np.float64) * hh.transitory[idx]
         hh.loss_ytd[idx] += (farm * cfg.transition_income_loss * cfg.transition_months / 12.0
                              + cfg.household_contribution)
@@ -58,12 +58,15 @@ class RelocationPathway(Pathway):
         hh.farm_base[idx] *= np.float32(cfg.farm_income_kept)
         gain = np.where(hh.n_labour[idx] > 0, cfg.wage_gain, 0.0)
         hh.reloc_gain[idx] = gain
-        model.add_income(idx, gain - lost)
+        ctx.add_income(idx, gain - lost)
         hh.relocated[idx] = True
         hh.hazard_zone[idx] = False
         hh.house_dangerous[idx] = False
         hh.water_household[idx] = True
         hh.reloc_status[idx] = 2
 
-    def income(self, model: PovertyModel) -> np.ndarray:
-        return model.households.reloc_gain.astype(np.float64)
+    def income(self, ctx: Context) -> np.ndarray:
+        return ctx.households.reloc_gain.astype(np.float64)
+
+    def housing_secured(self, ctx: Context) -> np.ndarray:
+        return ctx.households.reloc_status == 2

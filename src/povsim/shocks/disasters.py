@@ -23,7 +23,7 @@ from povsim.components import Component
 from povsim.errors import PovsimError
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["HAZARDS", "DisasterShock"]
 
@@ -35,9 +35,17 @@ class DisasterShock(Component):
 
     modifies = ("house_damage", "income_ytd", "loss_ytd")
     reads = ("farm_base", "wage_base", "transitory")
+    #: ``houses_broken(idx, month) -> (aided, recovery_months)`` and
+    #: ``rebuild_pending(idx) -> waits for aid`` (answered by reconstruction)
+    emits = ("houses_broken", "rebuild_pending")
+    #: the common checks (povsim.testing): a replayed event to add
+    check_settings = {
+        "events": {"value": [{"name": "check", "kind": "flood", "year": 2016, "month": 7,
+                              "regions": ["liangshan_yi"], "share_of_villages": 1.0}]},
+    }
 
-    def setup(self, model: PovertyModel) -> None:
-        P = model.places
+    def setup(self, ctx: Context) -> None:
+        P = ctx.places
         self.events = []
         for i, ev in enumerate(self.config.events):
             counties = []
@@ -59,19 +67,19 @@ class DisasterShock(Component):
         self.damaged = np.zeros(C)
         self._R = R
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
+    def start_year(self, ctx: Context, year: int) -> None:
         self.hit_households[:] = 0
         self.county_events[:] = 0
         self.destroyed[:] = 0
         self.damaged[:] = 0
 
-    def step(self, model: PovertyModel, month: int) -> None:
+    def step(self, ctx: Context, month: int) -> None:
         if not self.config.enabled:
             return
-        P = model.places
-        year = model.calendar.start_year + month // 12
+        P = ctx.places
+        year = ctx.calendar.start_year + month // 12
         moy = month % 12 + 1
-        u = model.streams.get("disaster.catalogue", month).random((len(HAZARDS), P.n_counties))
+        u = ctx.streams.get("disaster.catalogue", month).random((len(HAZARDS), P.n_counties))
         for h, name in enumerate(HAZARDS):
             hz = getattr(self.config, name)
             if moy not in hz.months:
@@ -79,28 +87,28 @@ class DisasterShock(Component):
             p = np.array([hz.annual_probability.get(r, 0.0) for r in P.region_names])
             p_month = p[P.county_region] / len(hz.months)
             for c in np.flatnonzero(u[h] < p_month):
-                self._strike(model, month, int(c), h, hz.share_of_villages, hz.destroyed,
+                self._strike(ctx, month, int(c), h, hz.share_of_villages, hz.destroyed,
                              hz.damaged, hz.income_loss)
         for ev, counties in self.events:
             if ev.year == year and ev.month == moy:
                 h = HAZARDS.index(ev.kind)
                 for c in counties:
-                    self._strike(model, month, c, h, ev.share_of_villages, ev.destroyed,
+                    self._strike(ctx, month, c, h, ev.share_of_villages, ev.destroyed,
                                  ev.damaged, ev.income_loss)
 
-    def _strike(self, model: PovertyModel, month: int, c: int, h: int, share: float,
+    def _strike(self, ctx: Context, month: int, c: int, h: int, share: float,
                 p_destroyed: float, p_damaged: float, income_loss: float) -> None:
-        P = model.places
-        hh = model.households
+        P = ctx.places
+        hh = ctx.households
         villages = np.flatnonzero(P.village_county == c)
         if villages.size == 0:
             return
-        uv = model.streams.get("disaster.villages", month, c, h).random(villages.size)
+        uv = ctx.streams.get("disaster.villages", month, c, h).random(villages.size)
         hit_v = villages[uv < share]
         if hit_v.size == 0:
             return
         sl = P.county_slice(c)
-        ud = model.streams.get("disaster.damage", month, c, h).random(sl.stop - sl.start)
+        ud = ctx.streams.get("disaster.damage", month, c, h).random(sl.stop - sl.start)
         in_hit = np.isin(hh.village[sl], hit_v)
         idx = np.flatnonzero(in_hit) + sl.start
         ud = ud[in_hit]
@@ -109,46 +117,45 @@ class DisasterShock(Component):
         level = np.where(destroyed, 2, np.where(damaged, 1, 0)).astype(np.int8)
         hh.house_damage[idx] = np.maximum(hh.house_damage[idx], level)
         broken = idx[level > 0]
-        recon = model.pathways.get("reconstruction")
         aided = np.zeros(idx.size, dtype=bool)
-        if recon is not None and broken.size:
-            got = recon.aid(model, broken, month)
+        recovery = 0
+        answer = ctx.emit("houses_broken", broken, month) if broken.size else None
+        if answer is not None:
+            got, recovery = answer
             aided[level > 0] = got
-        months = np.where(aided, recon.config.income_recovery_months if recon else 0,
-                          self.config.income_loss_months)
-        local = (hh.farm_base[idx].astype(np.float64) + self.config.local_wage_share * hh.wage_base[idx]
+        months = np.where(aided, recovery, self.config.income_loss_months)
+        local = (hh.farm_base[idx].astype(np.float64)
+                 + self.config.local_wage_share * hh.wage_base[idx]
                  ) * hh.transitory[idx]
         hh.income_ytd[idx] -= local * income_loss * months / 12.0
-        w = model.weight
+        w = ctx.weight
         self.hit_households[c, h] += idx.size * w
         self.county_events[c, h] += 1
         self.destroyed[c] += destroyed.sum() * w
         self.damaged[c] += damaged.sum() * w
 
-    def end_year(self, model: PovertyModel, year: int) -> None:
-        hh = model.households
-        recon = model.pathways.get("reconstruction")
-        cfg = model.params.pathways.reconstruction
-        waiting_aid = (hh.recon_status > 0) if "recon_status" in hh else np.zeros(hh.n, bool)
-        broken = (hh.house_damage > 0) & ~waiting_aid
-        if recon is not None and recon.enabled:
-            # households the reconstruction pathway serves wait for its money instead
-            cand = np.flatnonzero(broken)
-            broken[cand[recon.eligible_now(model, cand)]] = False
-        u = model.draws("disaster.self_rebuild", year)
+    def end_year(self, ctx: Context, year: int) -> None:
+        hh = ctx.households
+        cfg = ctx.params.pathways.reconstruction
+        broken = hh.house_damage > 0
+        cand = np.flatnonzero(broken)
+        # households waiting for (or served by) reconstruction aid do not rebuild on their own
+        pending = ctx.emit("rebuild_pending", cand) if cand.size else None
+        if pending is not None:
+            broken[cand[pending]] = False
+        u = ctx.draws("disaster.self_rebuild", year)
         fix = np.flatnonzero(broken & (u < cfg.self_rebuild_rate))
         cost = np.where(hh.house_damage[fix] == 2, cfg.rebuild_subsidy, cfg.repair_subsidy)
         hh.loss_ytd[fix] += cost
         hh.house_damage[fix] = 0
 
-    def record(self, model: PovertyModel, year: int, flows: bool) -> dict[str, Any]:
-        rec = model.recorder
-        R = model.places.n_regions
+    def record(self, ctx: Context, year: int, flows: bool) -> dict[str, Any]:
+        R = ctx.places.n_regions
         if flows:
-            hit = rec._by_region(self.hit_households)
-            ev = rec._by_region(self.county_events)
-            des = rec._by_region(self.destroyed)
-            dam = rec._by_region(self.damaged)
+            hit = ctx.by_region(self.hit_households)
+            ev = ctx.by_region(self.county_events)
+            des = ctx.by_region(self.destroyed)
+            dam = ctx.by_region(self.damaged)
         else:
             hit = np.full((R, len(HAZARDS)), np.nan)
             ev = hit.copy()
@@ -167,5 +174,5 @@ class DisasterShock(Component):
                                                  "description": "houses damaged"}),
         }
 
-    def coords(self, model: PovertyModel) -> dict[str, Any]:
+    def coords(self, ctx: Context) -> dict[str, Any]:
         return {"hazard": ("hazard", list(HAZARDS))}

@@ -22,7 +22,7 @@ from povsim.households import Column
 from povsim.pathways.medical import out_of_pocket_uninsured
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    from povsim.context import Context
 
 __all__ = ["IllnessShock"]
 
@@ -34,16 +34,18 @@ class IllnessShock(Component):
                    "illness"),)
     modifies = ("oop_ytd", "income_ytd", "n_chronic", "n_labour", "wage_base", "monthly_income")
     reads = ("size", "transitory", "insured")
+    #: ``hospital_stay(idx, bill) -> out-of-pocket`` (answered by medical aid)
+    emits = ("hospital_stay",)
 
-    def setup(self, model: PovertyModel) -> None:
-        C = model.places.n_counties
+    def setup(self, ctx: Context) -> None:
+        C = ctx.places.n_counties
         self.stays = np.zeros(C)
         self.oop = np.zeros(C)
         self.bills = np.zeros(C)
         self.chronic_onsets = np.zeros(C)
 
-    def start_year(self, model: PovertyModel, year: int) -> None:
-        hh = model.households
+    def start_year(self, ctx: Context, year: int) -> None:
+        hh = ctx.households
         cfg = self.config
         persons = hh.size + (cfg.chronic_multiplier - 1.0) * hh.n_chronic
         hh.illness_p[:] = -np.expm1(-cfg.rate * persons / 12.0)
@@ -52,21 +54,19 @@ class IllnessShock(Component):
         self.bills[:] = 0
         self.chronic_onsets[:] = 0
 
-    def step(self, model: PovertyModel, month: int) -> None:
+    def step(self, ctx: Context, month: int) -> None:
         if not self.config.enabled:
             return
         cfg = self.config
-        hh = model.households
-        u = model.draws("illness", month)
+        hh = ctx.households
+        u = ctx.draws("illness", month)
         idx = np.flatnonzero(u < hh.illness_p)
         if idx.size == 0:
             return
         v = np.clip(u[idx].astype(np.float64) / hh.illness_p[idx], 1e-9, 1 - 1e-9)
         bill = cfg.cost_median * np.exp(cfg.cost_sigma * ndtri(v))
-        medical = model.pathways.get("medical")
-        if medical is not None:
-            oop = medical.out_of_pocket(model, idx, bill)
-        else:
+        oop = ctx.emit("hospital_stay", idx, bill)
+        if oop is None:  # nobody handles hospital stays: no insurance layers at all
             oop = out_of_pocket_uninsured(bill, hh.insured[idx], 0.0)
         hh.oop_ytd[idx] += oop
         # lost work
@@ -87,19 +87,19 @@ class IllnessShock(Component):
             hh.wage_base[lose] *= keep
             hh.n_labour[lose] -= 1
             hh.monthly_income[lose] -= lost / 12.0
-        w = model.weight
-        C = model.places.n_counties
+        w = ctx.weight
+        C = ctx.places.n_counties
         c = hh.county[idx]
         self.stays += np.bincount(c, minlength=C) * w
         self.oop += np.bincount(c, weights=oop, minlength=C) * w
         self.bills += np.bincount(c, weights=bill, minlength=C) * w
         self.chronic_onsets += np.bincount(hh.county[on], minlength=C) * w
 
-    def record(self, model: PovertyModel, year: int, flows: bool) -> dict[str, Any]:
-        rec = model.recorder
-        nan = np.full(model.places.n_regions, np.nan)
+    def record(self, ctx: Context, year: int, flows: bool) -> dict[str, Any]:
+        nan = np.full(ctx.places.n_regions, np.nan)
+
         def reg(x: np.ndarray) -> np.ndarray:
-            return rec._by_region(x) if flows else nan
+            return ctx.by_region(x) if flows else nan
         return {
             "illness_stays": (("region",), reg(self.stays),
                               {"units": "stays", "description": "hospital stays (illness shocks)"}),

@@ -1,0 +1,27 @@
+"""Money: sources and their county split, the envelope rule, the ledger and one rationing rule.
+
+* :mod:`~povsim.budget.sources` — each source's yearly amount and its split across counties;
+* :mod:`~povsim.budget.envelopes` — each county's money split across pathways;
+* :mod:`~povsim.budget.ledger` — what was available, committed and spent (counties × pathways ×
+  sources), refusing to overspend;
+* :mod:`~povsim.budget.rationing` — pay in priority order until the money or the capacity runs
+  out, used by every pathway and the services programme.
+"""
+
+from povsim.budget.envelopes import envelope_weights
+from povsim.budget.ledger import KINDS, Ledger
+from povsim.budget.rationing import PRIORITIES, Rationed, priority_order, ration, segment_cumsum
+from povsim.budget.sources import county_split, source_amounts
+
+__all__ = [
+    "KINDS",
+    "PRIORITIES",
+    "Ledger",
+    "Rationed",
+    "county_split",
+    "envelope_weights",
+    "priority_order",
+    "ration",
+    "segment_cumsum",
+    "source_amounts",
+]

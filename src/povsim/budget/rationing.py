@@ -1,0 +1,175 @@
+"""The one rationing rule: pay in priority order until the money or the capacity runs out.
+
+Every pathway at planning, medical aid, reconstruction and the services programme spend their
+county envelopes through :func:`ration`. Items (households, or village services) come sorted by
+county and, within a county, by priority (:func:`priority_order`). In each county the items
+are paid in that order while the cumulative cost stays within the money left; if the county
+has a capacity (households or persons), items stop when it is used up, and the marginal item
+is admitted with the probability of the capacity left for it — a simulated household stands
+for ``weight`` real ones, so capacity is used in expectation however coarse the scale. With
+``partial=True`` (services: a simulated village stands for several real ones) the first item
+the money does not stretch to is paid in part.
+
+All counties are rationed at once: cumulative sums run over each county's items (a padded
+counties × items table, summed row by row, so each county's sums are the sequential ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PRIORITIES", "Rationed", "priority_order", "ration", "segment_cumsum"]
+
+_EPS = 1e-6
+#: the priority rules of ``pathways.*.priority``
+PRIORITIES = ("poorest_first", "random", "registered_first")
+
+
+def segment_cumsum(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
+    """Cumulative sums of ``values`` restarting at each segment (``seg`` sorted, ascending).
+
+    Each segment's sums are computed sequentially in its own order, exactly as
+    ``np.cumsum(values[seg == s])`` would.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.copy()
+    counts = np.bincount(seg, minlength=n_seg)
+    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    pos = np.arange(values.size) - start[seg]
+    table = np.zeros((n_seg, int(counts.max())))
+    table[seg, pos] = values
+    np.cumsum(table, axis=1, out=table)
+    return table[seg, pos]
+
+
+def priority_order(rule: str, county: np.ndarray, pc: np.ndarray, registered: np.ndarray,
+                   u: np.ndarray | None = None) -> np.ndarray:
+    """Order of items by county, then by the priority rule within each county.
+
+    Parameters
+    ----------
+    rule
+        ``"poorest_first"`` (lowest per-capita income first), ``"registered_first"``
+        (registered households first, each group poorest first) or ``"random"`` (by ``u``).
+    county, pc, registered
+        County, per-capita income and registration of each item.
+    u
+        One uniform per item (``"random"`` only).
+
+    Returns
+    -------
+    numpy.ndarray
+        A stable permutation: ties keep the items' given order.
+    """
+    if rule == "random":
+        if u is None:
+            raise ValueError("the random priority needs one uniform per item")
+        return np.lexsort((u, county))
+    if rule == "registered_first":
+        return np.lexsort((pc, ~np.asarray(registered, dtype=bool), county))
+    if rule != "poorest_first":
+        raise ValueError(f"unknown priority rule {rule!r} (expected one of {PRIORITIES})")
+    return np.lexsort((pc, county))
+
+
+@dataclass(frozen=True)
+class Rationed:
+    """What :func:`ration` decided.
+
+    Attributes
+    ----------
+    share : numpy.ndarray
+        Fraction of each item paid: 1 (paid), 0 (left waiting), or in between (``partial``).
+    spent : numpy.ndarray
+        Money committed per county (yuan).
+    units : numpy.ndarray
+        Capacity units used per county.
+    """
+
+    share: np.ndarray
+    spent: np.ndarray
+    units: np.ndarray
+
+    @property
+    def chosen(self) -> np.ndarray:
+        """Items paid in full."""
+        return self.share >= 1.0
+
+
+def ration(
+    county: np.ndarray,
+    cost: np.ndarray,
+    money: np.ndarray,
+    *,
+    units: np.ndarray | None = None,
+    capacity: np.ndarray | None = None,
+    marginal_u: np.ndarray | None = None,
+    partial: bool = False,
+) -> Rationed:
+    """Pay items in the given order, county by county, until the money or the capacity ends.
+
+    Parameters
+    ----------
+    county
+        County of each item; items must be sorted by county (priority order within it).
+    cost
+        Cost of each item (yuan, ≥ 0).
+    money
+        Money left per county (yuan).
+    units, capacity
+        Capacity units of each item and capacity left per county (``inf``: no limit). Both or
+        neither.
+    marginal_u
+        One uniform per item deciding the marginal capacity place (needed with a capacity).
+    partial
+        Pay the first item the money does not cover in part (no capacity allowed).
+
+    Returns
+    -------
+    Rationed
+    """
+    county = np.asarray(county, dtype=np.intp)
+    cost = np.asarray(cost, dtype=np.float64)
+    money = np.asarray(money, dtype=np.float64)
+    C = money.size
+    if county.size == 0:
+        return Rationed(np.zeros(0), np.zeros(C), np.zeros(C))
+    if np.any(np.diff(county) < 0):
+        raise ValueError("items must be sorted by county")
+    cum = segment_cumsum(cost, county, C)
+    if partial:
+        if capacity is not None:
+            raise ValueError("partial payment and a capacity cannot be combined")
+        left = money[county] - (cum - cost)
+        share = np.where(left > _EPS, np.minimum(1.0, left / np.where(cost > 0, cost, 1.0)), 0.0)
+        share = np.where(cost > 0, share, (left > _EPS).astype(float))
+        spent = np.bincount(county, weights=cost * share, minlength=C)
+        return Rationed(share, spent, np.zeros(C))
+    paid = cum <= money[county] + _EPS
+    u_items = np.ones(county.size) if units is None else np.asarray(units, dtype=np.float64)
+    if capacity is not None:
+        cap = np.asarray(capacity, dtype=np.float64)
+        limited = np.isfinite(cap)[county]
+        if limited.any():
+            ucum = segment_cumsum(u_items, county, C)
+            within = ucum <= cap[county] + _EPS
+            k = np.bincount(county, weights=paid, minlength=C).astype(np.intp)
+            k_cap = np.bincount(county, weights=paid & within, minlength=C).astype(np.intp)
+            starts = np.searchsorted(county, np.arange(C), side="left")
+            short = np.flatnonzero(np.isfinite(cap) & (k_cap < k))
+            keep = paid & (within | ~limited)
+            if short.size:
+                if marginal_u is None:
+                    raise ValueError("a binding capacity needs the marginal uniforms")
+                j = starts[short] + k_cap[short]  # the marginal item of each short county
+                before = np.where(k_cap[short] > 0, ucum[np.maximum(j - 1, 0)], 0.0)
+                left = cap[short] - before
+                keep[j] = np.asarray(marginal_u)[j] < left / u_items[j]
+            paid = keep
+    share = paid.astype(np.float64)
+    spent = np.bincount(county, weights=cost * paid, minlength=C)
+    used = np.bincount(county, weights=u_items * paid, minlength=C)
+    return Rationed(share, spent, used)

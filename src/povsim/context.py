@@ -1,0 +1,521 @@
+"""What a component sees: the run's state and the operations it may call.
+
+The engine keeps the state of a run in one :class:`RunState` — the household table, the places
+and their state (:class:`PlaceState`), this year's plan (:class:`PlanState`), the assessment's
+flows, the lines, the ledger and the named random streams. A component never sees the model:
+each gets a :class:`Context` of its own, through which it reads and changes that state and
+calls the engine's operations (schedule an effect, add income, ration its envelope, raise an
+event another component handles). Components reach each other only through events: a component
+lists the events it raises (``emits``) and the ones it answers (``handles``); the engine
+connects them when the model is built.
+
+Checked mode
+------------
+With ``POVSIM_CHECKED=1`` in the environment (the test suite sets it) or ``checked=True`` when
+the model is built, every component is held to its declarations while it runs: reading a
+household column or a piece of state it did not declare (``owns``, ``modifies``, ``reads``)
+raises :class:`UndeclaredAccess` at once, and so does writing one it does not own or modify
+(columns it may not write are read-only while its hooks run), or raising an event it did not
+declare. The row structure of the table (``county``, ``village``, ``region``) is readable by
+every component.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from povsim.budget import Ledger, Rationed, priority_order, ration
+from povsim.errors import ModelBuildError, PovsimError
+from povsim.households import Households, segment_sums
+from povsim.population.places import Places
+from povsim.rng import Streams
+
+__all__ = [
+    "INDEX_COLUMNS",
+    "STATE",
+    "Context",
+    "PlaceState",
+    "PlanState",
+    "RunState",
+    "UndeclaredAccess",
+    "checked_default",
+]
+
+#: columns giving the row structure of the table, readable by every component
+INDEX_COLUMNS = frozenset({"county", "village", "region"})
+
+#: state besides household columns that components declare in ``reads`` / ``modifies``
+STATE: dict[str, str] = {
+    "village_services": "services present in each village (places.services)",
+    "flows": "the last assessment's exits, returns and new poor (household masks)",
+    "place_exits": "village and county exits and the county assessment statistics",
+    "plan": "this year's households served and waiting, for every pathway",
+}
+
+
+def checked_default() -> bool:
+    """Whether models are checked unless told otherwise (``POVSIM_CHECKED=1``)."""
+    return os.environ.get("POVSIM_CHECKED", "") not in ("", "0")
+
+
+class UndeclaredAccess(PovsimError):
+    """A component touched state it did not declare (checked mode)."""
+
+
+@dataclass
+class PlanState:
+    """This year's plan: who each pathway served or left waiting, and county capacities.
+
+    Attributes
+    ----------
+    served, waiting
+        Pathway name → one flag per household.
+    capacity
+        Pathway name → capacity left per county this year (units; ``inf``: no limit).
+    need
+        Pathway name → expected spending per county of an event-driven pathway (yuan).
+    """
+
+    served: dict[str, np.ndarray] = field(default_factory=dict)
+    waiting: dict[str, np.ndarray] = field(default_factory=dict)
+    capacity: dict[str, np.ndarray] = field(default_factory=dict)
+    need: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class PlaceState:
+    """State of villages and counties that the year-end assessment keeps.
+
+    Attributes
+    ----------
+    village_exited
+        Share of the real villages a simulated village stands for that have exited.
+    county_exit_year
+        Year each poor county exited (-1: not yet).
+    village_people, county_people, village_population
+        Simulated people per village; people per county including the unsimulated; village
+        population including its share of the county's unsimulated people (persons).
+    county_stats
+        The last assessment's ``incidence``, ``wrong_exit_rate`` and ``omission_rate``.
+    """
+
+    village_exited: np.ndarray
+    county_exit_year: np.ndarray
+    village_people: np.ndarray
+    county_people: np.ndarray
+    village_population: np.ndarray
+    county_stats: dict[str, np.ndarray] | None = None
+
+
+@dataclass
+class RunState:
+    """Everything the engine holds about a run (components see it through a Context)."""
+
+    households: Households
+    places: Places
+    weight: float
+    params: Any
+    streams: Streams
+    ledger: Ledger
+    place: PlaceState
+    checked: bool = False
+    seed_value: int = 0
+    month: int = 0
+    year: int = 0
+    poverty_line: float = 0.0
+    dibao_line: float = 0.0
+    plan: PlanState = field(default_factory=PlanState)
+    flows: dict[str, np.ndarray] = field(default_factory=dict)
+    components: list[Any] = field(default_factory=list)
+    handlers: dict[str, Any] = field(default_factory=dict)
+    contexts: dict[str, Context] = field(default_factory=dict)
+    queue: dict[int, list[tuple[Any, np.ndarray]]] = field(default_factory=dict)
+    _frames: list[Any] = field(default_factory=list)
+
+    @property
+    def calendar(self) -> Any:
+        """The scenario's calendar."""
+        return self.params.calendar
+
+    @property
+    def n_steps(self) -> int:
+        """Months in the run."""
+        return int(self.params.calendar.n_steps)
+
+    @property
+    def pathway_names(self) -> list[str]:
+        """Pathways in output order (the ledger's, without ``services``)."""
+        return [n for n in self.ledger.pathways if n != "services"]
+
+    def county_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """Per-county sums of one value per household (simulated units, not weighted)."""
+        P = self.places
+        return segment_sums(values, P.county_start, P.county_stop, dtype=dtype)
+
+    def by_region(self, per_county: np.ndarray) -> np.ndarray:
+        """Per-region sums of per-county values (leading axis: county)."""
+        P = self.places
+        arr = np.asarray(per_county, dtype=np.float64)
+        out = np.zeros((P.n_regions,) + arr.shape[1:])
+        np.add.at(out, P.county_region.astype(np.int64), arr)
+        return out
+
+    def draws(self, name: str, *keys: int, dtype: Any = np.float32) -> np.ndarray:
+        """One uniform per household for process ``name`` at ``keys`` (common random numbers)."""
+        return self.streams.get(name, *keys).random(self.households.n, dtype=dtype)
+
+    # -- components ------------------------------------------------------------------------
+    def attach(self, components: list[Any]) -> None:
+        """Give every component its context and connect the events they raise and answer."""
+        self.components = list(components)
+        for comp in self.components:
+            self.contexts[comp.name] = Context(self, comp)
+            for event, method in comp.handles.items():
+                if event in self.handlers:
+                    raise ModelBuildError(
+                        f"event {event!r} is handled by both {self.handlers[event][0].name!r} "
+                        f"and {comp.name!r}; an event may have only one handler"
+                    )
+                if not callable(getattr(comp, method, None)):
+                    raise ModelBuildError(
+                        f"component {comp.name!r} handles {event!r} with {method!r}, which it "
+                        f"does not define"
+                    )
+                self.handlers[event] = (comp, method)
+
+    def call(self, comp: Any, method: str, *args: Any) -> Any:
+        """Call ``comp.method(ctx, *args)``; in checked mode hold it to its declarations."""
+        ctx = self.contexts[comp.name]
+        fn = getattr(comp, method)
+        if not self.checked:
+            return fn(ctx, *args)
+        self._frames.append(comp)
+        self._protect(comp)
+        try:
+            return fn(ctx, *args)
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise UndeclaredAccess(
+                f"component {comp.name!r} wrote to state it does not declare in owns or "
+                f"modifies ({exc}); it may write {sorted(comp.writable())}"
+            ) from exc
+        finally:
+            self._frames.pop()
+            self._protect(self._frames[-1] if self._frames else None)
+
+    def _protect(self, comp: Any) -> None:
+        """Make the state ``comp`` may not write read-only (``None``: all writable)."""
+        names = None if comp is None else frozenset(comp.writable())
+        self.households.writable_only(names)
+        ok = names is None or "village_services" in names
+        for arr in self.places.services.values():
+            arr.flags.writeable = ok
+
+    def engine_writes(self) -> Any:
+        """Context manager lifting the protection while the engine itself writes."""
+        return _EngineWrites(self)
+
+    def run_due(self, month: int) -> None:
+        """Activate the effects scheduled for ``month``."""
+        for comp, idx in self.queue.pop(month, []):
+            self.call(comp, "activate", idx, month)
+
+
+class _EngineWrites:
+    def __init__(self, run: RunState) -> None:
+        self.run = run
+
+    def __enter__(self) -> None:
+        if self.run.checked and self.run._frames:
+            self.run._protect(None)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.run.checked and self.run._frames:
+            self.run._protect(self.run._frames[-1])
+
+
+class _CheckedHouseholds:
+    """A view of the household table that refuses columns a component did not declare."""
+
+    def __init__(self, table: Households, component: str, readable: frozenset[str]) -> None:
+        object.__setattr__(self, "_table", table)
+        object.__setattr__(self, "_component", component)
+        object.__setattr__(self, "_readable", readable | INDEX_COLUMNS)
+
+    @property
+    def n(self) -> int:
+        return self._table.n
+
+    def _get(self, name: str) -> np.ndarray:
+        if name not in self._readable:
+            if name not in self._table:
+                raise AttributeError(f"households have no column {name!r}")
+            raise UndeclaredAccess(
+                f"component {self._component!r} reads household column {name!r}, which it "
+                f"does not declare (add it to its reads, modifies or owns)"
+            )
+        return self._table[name]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._get(name)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._table, name, value)  # the table refuses it with a clear message
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table
+
+    def __len__(self) -> int:
+        return self._table.n
+
+
+class _CheckedPlaces:
+    """Places whose mutable state (``services``) is readable only when declared."""
+
+    def __init__(self, places: Places, component: str, allowed: bool) -> None:
+        self._places = places
+        self._component = component
+        self._allowed = allowed
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "services" and not self._allowed:
+            raise UndeclaredAccess(
+                f"component {self._component!r} reads places.services, which it does not "
+                f"declare (add 'village_services' to its reads or modifies)"
+            )
+        return getattr(self._places, name)
+
+
+class Context:
+    """The view of a run that one component gets.
+
+    Parameters
+    ----------
+    run
+        The engine's state.
+    component
+        The component this context belongs to (a :class:`povsim.components.Component`;
+        this module does not import it, so that components can import the context).
+
+    Attributes
+    ----------
+    households
+        The household table (in checked mode a view refusing undeclared columns).
+    places
+        Regions, counties and villages.
+    weight
+        Real households per simulated household.
+    params
+        The scenario (read only).
+    name
+        The component's name.
+    """
+
+    def __init__(self, run: RunState, component: Any) -> None:
+        self._run = run
+        self._comp = component
+        self.name = component.name
+        self.params = run.params
+        self.weight = run.weight
+        self.streams = run.streams
+        touched = frozenset(component.touches())
+        self._touched = touched
+        if run.checked:
+            self.households: Any = _CheckedHouseholds(run.households, component.name, touched)
+            self.places: Any = _CheckedPlaces(run.places, component.name,
+                                              "village_services" in touched)
+        else:
+            self.households = run.households
+            self.places = run.places
+
+    def _need(self, state: str) -> None:
+        if self._run.checked and state not in self._touched:
+            raise UndeclaredAccess(
+                f"component {self.name!r} reads {state!r} ({STATE[state]}), which it does not "
+                f"declare in its reads"
+            )
+
+    # -- the clock and the lines --------------------------------------------------------------
+    @property
+    def calendar(self) -> Any:
+        """The scenario's calendar."""
+        return self._run.calendar
+
+    @property
+    def month(self) -> int:
+        """The current step (months from the calendar start)."""
+        return self._run.month
+
+    @property
+    def year(self) -> int:
+        """The current year."""
+        return self._run.year
+
+    @property
+    def poverty_line(self) -> float:
+        """This year's poverty line (yuan/person/year)."""
+        return self._run.poverty_line
+
+    @property
+    def dibao_line(self) -> float:
+        """This year's dibao line after the merge schedule (yuan/person/year)."""
+        return self._run.dibao_line
+
+    # -- declared state -----------------------------------------------------------------------
+    @property
+    def flows(self) -> dict[str, np.ndarray]:
+        """The last assessment's household masks (declare ``"flows"``)."""
+        self._need("flows")
+        return self._run.flows
+
+    @property
+    def place(self) -> PlaceState:
+        """Village and county exits (declare ``"place_exits"``)."""
+        self._need("place_exits")
+        return self._run.place
+
+    @property
+    def plan(self) -> PlanState:
+        """This year's plan of every pathway (declare ``"plan"``)."""
+        self._need("plan")
+        return self._run.plan
+
+    # -- helpers ------------------------------------------------------------------------------
+    def draws(self, name: str, *keys: int, dtype: Any = np.float32) -> np.ndarray:
+        """One uniform per household for process ``name`` at ``keys`` (common random numbers)."""
+        return self._run.draws(name, *keys, dtype=dtype)
+
+    def county_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """Per-county sums of one value per household (simulated units)."""
+        return self._run.county_sum(values, dtype=dtype)
+
+    def by_region(self, per_county: np.ndarray) -> np.ndarray:
+        """Per-region sums of per-county values."""
+        return self._run.by_region(per_county)
+
+    def sizes(self, idx: np.ndarray) -> np.ndarray:
+        """Persons in households ``idx`` (float64): the capacity units of ``capacity_unit:
+        persons``, which the engine counts for every pathway."""
+        return self._run.households.size[idx].astype(np.float64)
+
+    # -- operations ---------------------------------------------------------------------------
+    def schedule(self, month: int, idx: np.ndarray) -> None:
+        """Call this component's ``activate(ctx, idx, month)`` in ``month`` (now if due)."""
+        idx = np.asarray(idx)
+        if idx.size == 0:
+            return
+        run = self._run
+        if month <= run.month:
+            run.call(self._comp, "activate", idx, run.month)
+            return
+        run.queue.setdefault(int(month), []).append((self._comp, idx))
+
+    def add_income(self, idx: np.ndarray, yearly: np.ndarray | float) -> None:
+        """Add a yearly income flow to households ``idx`` from this month on (yuan/year).
+
+        Changes ``monthly_income``, which the component must declare in ``modifies``.
+        """
+        self.households.monthly_income[idx] += np.asarray(yearly, dtype=np.float64) / 12.0
+
+    def mark(self, served: np.ndarray | None = None, waiting: np.ndarray | None = None) -> None:
+        """Record households served (enrolled or paid) or left waiting by this pathway."""
+        plan = self._run.plan
+        if served is not None and self.name in plan.served:
+            plan.served[self.name][served] = True
+        if waiting is not None and self.name in plan.waiting:
+            plan.waiting[self.name][waiting] = True
+
+    def order(self, idx: np.ndarray, rule: str) -> np.ndarray:
+        """The permutation sorting households ``idx`` by county, then by the priority ``rule``.
+
+        ``"random"`` uses one uniform per household and year (stream ``priority.<name>``).
+        """
+        run = self._run
+        hh = run.households
+        u = None
+        if rule == "random":
+            u = run.draws(f"priority.{self.name}", run.year)[idx]
+        return priority_order(rule, hh.county[idx], hh.pc_assessed[idx], hh.registered[idx], u)
+
+    def money_left(self, kind: str = "grant") -> np.ndarray:
+        """Money left in this component's envelope of every county (yuan)."""
+        ledger = self._run.ledger
+        return ledger.remaining(ledger.pathway_index(self.name), kind)
+
+    def spend(self, amount: np.ndarray, kind: str = "grant") -> np.ndarray:
+        """Spend up to ``amount[c]`` from every county's envelope; returns what was paid."""
+        ledger = self._run.ledger
+        return ledger.draw(ledger.pathway_index(self.name), amount, kind)
+
+    def ration(
+        self,
+        idx: np.ndarray,
+        cost: np.ndarray,
+        *,
+        units: np.ndarray | None = None,
+        credit: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pay for households ``idx`` (sorted by county, priority order) from the envelopes.
+
+        The shared rule of :func:`povsim.budget.ration`: in each county, in order, until the
+        money or this pathway's capacity left (``plan.capacity``) runs out; the capacity used
+        is deducted. Credit asked for (``credit``) is lent in the same order while the county's
+        credit lasts.
+
+        Returns
+        -------
+        chosen, credit_ok
+            Flags over ``idx``: paid for; and (among the paid) credit granted.
+        """
+        run = self._run
+        hh = run.households
+        county = hh.county[idx]
+        cap = run.plan.capacity.get(self.name)
+        marginal = None
+        if cap is not None and np.isfinite(cap).any():
+            marginal = run.draws(f"capacity.{self.name}", run.year)[idx]
+            if units is None:
+                units = self._comp.units(self, idx) * run.weight
+        res: Rationed = ration(county, cost, self.money_left(), units=units,
+                               capacity=cap, marginal_u=marginal)
+        chosen = res.chosen
+        C = run.places.n_counties
+        if chosen.any():
+            paid = self.spend(res.spent)
+            if np.any(paid < res.spent - 1e-3):  # pragma: no cover - guarded by ration
+                raise RuntimeError("ledger paid less than the rationed cost")
+        if cap is not None:
+            cap -= res.units
+        credit_ok = np.zeros(idx.size, dtype=bool)
+        if credit is not None and chosen.any():
+            req = np.where(chosen, credit, 0.0)
+            lent = ration(county, req, self.money_left("credit"))
+            credit_ok = lent.chosen & (req > 0) & chosen
+            self.spend(np.bincount(county, weights=req * credit_ok, minlength=C), "credit")
+        return chosen, credit_ok
+
+    def emit(self, event: str, *args: Any) -> Any:
+        """Raise ``event``; returns the handler's answer, or ``None`` if no component handles it.
+
+        The component must list the event in its ``emits``.
+        """
+        if self._run.checked and event not in self._comp.emits:
+            raise UndeclaredAccess(
+                f"component {self.name!r} raises event {event!r}, which it does not declare "
+                f"in emits"
+            )
+        handler = self._run.handlers.get(event)
+        if handler is None:
+            return None
+        comp, method = handler
+        return self._run.call(comp, method, *args)

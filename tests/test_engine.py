@@ -1,0 +1,186 @@
+"""Engine v2: the household table refuses assignments, the one rationing rule, the vectorised
+ledger, and one way to run a model (attribution and targets in every Dataset)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from _support import SMALL_SCALE
+
+import povsim
+from povsim import cli
+from povsim.budget import Ledger, priority_order, ration, segment_cumsum
+from povsim.errors import ModelBuildError
+from povsim.households import Households
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "components"))  # the test plugin's config class
+
+
+def test_households_refuse_assignment() -> None:
+    """Assigning a column replaces nothing, and an unknown attribute is not created."""
+    hh = Households(4)
+    hh.add("x", np.float64, "1", "a column", "test")
+    arr = hh.x
+    with pytest.raises(ModelBuildError, match="cannot be replaced"):
+        hh.x = np.ones(4)
+    with pytest.raises(ModelBuildError, match="no column 'y'"):
+        hh.y = np.ones(4)
+    hh.x += 1.0  # augmented assignment changes the column in place
+    assert hh.x is arr and np.all(hh.x == 1.0)
+
+
+def _old_ration(county, cost, money, units, cap, u):
+    """The per-county loop the model used before Engine v2 (reference)."""
+    chosen = np.zeros(county.size, dtype=bool)
+    for c in np.unique(county):
+        pos = np.flatnonzero(county == c)
+        k = int(np.searchsorted(np.cumsum(cost[pos]), money[c] + 1e-6, side="right"))
+        if np.isfinite(cap[c]) and k:
+            cum = np.cumsum(units[pos[:k]])
+            k_cap = int(np.searchsorted(cum, cap[c] + 1e-6, side="right"))
+            if k_cap < k:
+                left = cap[c] - (cum[k_cap - 1] if k_cap else 0.0)
+                if u[pos[k_cap]] < left / units[pos[k_cap]]:
+                    k_cap += 1
+                k = k_cap
+        chosen[pos[:k]] = True
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ration_equals_the_per_county_loop(seed: int) -> None:
+    """All counties at once give exactly what the old county-by-county loop gave."""
+    rng = np.random.default_rng(seed)
+    C = 7
+    county = np.sort(rng.integers(0, C, 300))
+    cost = rng.choice([0.0, 100.0, 250.0, 1000.0], size=300)
+    money = rng.uniform(0, 20000, C)
+    money[0] = 0.0
+    units = rng.integers(1, 6, 300).astype(float)
+    cap = np.where(rng.random(C) < 0.5, rng.uniform(0, 60, C), np.inf)
+    u = rng.random(300)
+    res = ration(county, cost, money, units=units, capacity=cap, marginal_u=u)
+    np.testing.assert_array_equal(res.chosen, _old_ration(county, cost, money, units, cap, u))
+    spent = np.bincount(county, weights=cost * res.chosen, minlength=C)
+    assert np.all(spent <= money + 1e-6)
+    assert np.all(res.units[np.isfinite(cap)] <= cap[np.isfinite(cap)] + units.max())
+
+
+def test_ration_partial_pays_the_first_unaffordable_item_in_part() -> None:
+    """Services: items in full while the money lasts, the next in part, then nothing."""
+    res = ration(np.array([0, 0, 0, 1]), np.array([10.0, 10.0, 10.0, 5.0]),
+                 np.array([25.0, 0.0]), partial=True)
+    np.testing.assert_allclose(res.share, [1.0, 1.0, 0.5, 0.0])
+    np.testing.assert_allclose(res.spent, [25.0, 0.0])
+
+
+def test_segment_cumsum_restarts_per_segment() -> None:
+    vals = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(segment_cumsum(vals, np.array([0, 0, 2, 2, 2]), 3),
+                                  [1.0, 3.0, 3.0, 7.0, 12.0])
+
+
+def test_priority_orders_within_counties() -> None:
+    county = np.array([1, 0, 1, 0])
+    pc = np.array([5.0, 9.0, 1.0, 2.0])
+    reg = np.array([False, True, True, False])
+    assert list(priority_order("poorest_first", county, pc, reg)) == [3, 1, 2, 0]
+    assert list(priority_order("registered_first", county, pc, reg)) == [1, 3, 2, 0]
+    with pytest.raises(ValueError, match="unknown priority"):
+        priority_order("richest_first", county, pc, reg)
+
+
+def test_ledger_never_overspends_an_envelope() -> None:
+    """A vectorised draw pays at most what each county's envelope holds, sources in order."""
+    led = Ledger(["a", "b", "c"], ["grant", "grant", "credit"], ["p", "services"], 3, False)
+    led.open_year(2015, np.array([[100.0, 50.0, 10.0], [0.0, 0.0, 0.0], [10.0, 0.0, 5.0]]))
+    w = np.zeros((3, 2, 3))
+    w[:, 0, :] = 1.0
+    led.set_envelopes(w)
+    paid = led.draw(0, np.array([120.0, 30.0, 50.0]))
+    np.testing.assert_allclose(paid, [120.0, 0.0, 10.0])
+    np.testing.assert_allclose(led.spent[0, 0], [100.0, 20.0, 0.0])
+    np.testing.assert_allclose(led.remaining(0), [30.0, 0.0, 0.0])
+    np.testing.assert_allclose(led.remaining(0, "credit"), [10.0, 0.0, 5.0])
+    led.close_year()
+
+
+def test_run_records_attribution_and_targets(baseline_ds: xr.Dataset) -> None:
+    """povsim.run's Dataset holds the attribution of exits (summing to exited) and targets."""
+    ds = baseline_ds
+    assert ds["exits_by_pathway"].dims == ("year", "region", "attribution")
+    sim = ds.sel(year=ds["year"] > ds["year"][0])
+    np.testing.assert_allclose(sim["exits_by_pathway"].sum("attribution"), sim["exited"])
+    assert {"no_pathway", "review", "quota", "dibao"} <= set(ds["attribution"].values)
+    rows = povsim.evaluate_targets(ds)
+    assert list(ds["target"].values) == [r.key for r in rows]
+    np.testing.assert_array_equal(ds["target_held"].values, [float(r.held) for r in rows])
+
+
+def test_ensemble_run_uses_the_core(small_scenario: povsim.Scenario) -> None:
+    """An ensemble run stores exactly the core's attribution and targets."""
+    from povsim.ensembles.runs import simulate
+
+    ens = simulate(small_scenario, seed=3)
+    core = povsim.run(small_scenario, seed=3)
+    xr.testing.assert_allclose(ens["exits_by_pathway"], core["exits_by_pathway"])
+    np.testing.assert_array_equal(ens["target_held"].values, core["target_held"].values)
+
+
+def test_cli_run_goes_through_povsim_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`povsim run` runs the model with povsim.run (one way to run a model)."""
+    calls = []
+    original = povsim.run
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("seed"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(povsim, "run", spy)
+    rc = cli.main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--scale",
+                   str(SMALL_SCALE), "--seed", "5", "-o", str(tmp_path / "r.nc"), "-q"])
+    assert rc == 0 and calls == [5]
+    with xr.open_dataset(tmp_path / "r.nc") as ds:
+        assert "exits_by_pathway" in ds and "target_held" in ds
+
+
+class _TwoHandlers(povsim.Pathway):
+    """Claims the illness event medical aid already answers."""
+
+    handles: dict[str, str] = {"hospital_stay": "eligible"}
+
+
+def test_an_event_has_one_handler() -> None:
+    """Two components answering one event is a ModelBuildError naming both."""
+    from plugin_component import FlatBonusConfig
+
+    povsim.register_pathway("second_medical", FlatBonusConfig, _TwoHandlers, replace=True)
+    try:
+        scn = povsim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
+            {"population.scale": 20000, "pathways.second_medical": {}})
+        with pytest.raises(ModelBuildError, match="medical.*second_medical"):
+            povsim.PovertyModel(scn)
+    finally:
+        from povsim.registry import unregister
+
+        unregister("pathway", "second_medical")
+
+
+def test_illness_reaches_medical_aid_only_through_its_event(
+        small_scenario: povsim.Scenario) -> None:
+    """Without a handler of ``hospital_stay`` (medical's disconnected) stays cost more."""
+    from povsim.pathways.medical import MedicalPathway
+
+    base = povsim.run(small_scenario, seed=2)
+    saved = MedicalPathway.handles
+    try:
+        MedicalPathway.handles = {}
+        unhandled = povsim.run(small_scenario, seed=2)
+    finally:
+        MedicalPathway.handles = saved
+    assert float(unhandled["medical_oop"].sum()) > float(base["medical_oop"].sum())
