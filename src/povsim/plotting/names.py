@@ -25,7 +25,7 @@ __all__ = [
     "target_label",
 ]
 
-#: region identifiers -> (English display name, Chinese name). Source: MODEL.md §2 and seed (二)
+#: region identifiers -> (English display name, Chinese name). Source: docs/domain.md §2 and seed (二)
 #: 四大片区: 秦巴山区 Qinba mountains, 乌蒙山区 Wumeng mountains, 大小凉山彝区 Greater/Lesser
 #: Liangshan Yi areas, 高原藏区 plateau Tibetan areas; the rest of the province has no Chinese
 #: name in the sources (assumption: none is drawn).
@@ -37,7 +37,7 @@ REGION_NAMES: dict[str, tuple[str, str]] = {
     "rest_of_province": ("Rest of the province", ""),
 }
 
-#: pathway and attribution identifiers -> display names (MODEL.md §3, the five pathways of seed
+#: pathway and attribution identifiers -> display names (docs/domain.md §3, the five pathways of seed
 #: (五)-(九), the sectoral programmes (十)-(十八), and the attribution labels of
 #: povsim.ensembles.runs)
 PATHWAY_NAMES: dict[str, str] = {
@@ -53,7 +53,7 @@ PATHWAY_NAMES: dict[str, str] = {
     "quota": "Exit quota (income test not met)",
 }
 
-#: short names of the targets of MODEL.md §1 (seed (三))
+#: short names of the targets of docs/domain.md §1 (seed (三))
 TARGET_NAMES: dict[str, str] = {
     "registered_poor": "All registered poor out",
     "pace": "Pace ~1 M a year",
