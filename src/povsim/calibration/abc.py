@@ -50,8 +50,8 @@ import numpy as np
 
 from povsim.errors import PovsimError, ScenarioError
 
-from .priors import Prior, apply_values, check_against_scenario, load_priors
-from .targets import TargetSet, load_targets, recording_extras
+from povsim.calibration.priors import Prior, apply_values, check_against_scenario, load_priors
+from povsim.calibration.targets import TargetSet, load_targets, recording_extras
 
 __all__ = ["CalibrationInterrupted", "CalibrationResult", "Simulator", "TIMING_NOTE",
            "calibrate", "estimate_hours"]
@@ -310,8 +310,8 @@ def calibrate(
     from povsim.rng import replicate_seed
     from povsim.scenario import Scenario, load_scenario
 
-    from ._pyabc import DaskSampler, MedianEpsilon
-    from .report import write_outputs
+    from povsim.calibration._pyabc import DaskSampler, MedianEpsilon
+    from povsim.calibration.report import write_outputs
 
     say = log or (lambda _m: None)
     for name, v, lo in (("population_size", population_size, 2), ("generations", generations, 1),
@@ -422,7 +422,7 @@ def calibrate(
         finally:
             bar.close()
     seconds = time.perf_counter() - t0
-    from .posterior import posterior_from_history
+    from povsim.calibration.posterior import posterior_from_history
 
     post = posterior_from_history(history, plist, tset)
     files: dict[str, Path] = {}

@@ -26,7 +26,7 @@ calibrated.yaml (posterior medians; chain it with `extends: [baseline.yaml,
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from povsim.ensembles.cli import _runner_options
 
-    from .abc import CalibrationInterrupted, calibrate
+    from povsim.calibration.abc import CalibrationInterrupted, calibrate
 
     say = None if args.quiet else (lambda m: print(f"povsim: {m}", file=sys.stderr))
     try:

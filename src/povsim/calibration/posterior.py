@@ -228,7 +228,7 @@ def write_calibrated_yaml(post: Posterior, path: str | Path, *, scenario: Any, p
     for p in priors:
         cur = med[p.key]
         # an integer field keeps an integer (the scenario rejects 3.4 months)
-        from .priors import _current
+        from povsim.calibration.priors import _current
 
         try:
             stored = _current(scenario, p.key)

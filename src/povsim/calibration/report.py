@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .posterior import Posterior, weighted_quantile, write_calibrated_yaml
+from povsim.calibration.posterior import Posterior, weighted_quantile, write_calibrated_yaml
 
 __all__ = ["residual_table", "write_outputs", "write_report"]
 

@@ -472,7 +472,7 @@ def load_targets(path: str | Path) -> TargetSet:
         The file is missing, not YAML, or a target is invalid (unknown measure, wrong
         arguments, a source row that does not exist or disagrees with ``observed``).
     """
-    from .priors import _read_yaml
+    from povsim.calibration.priors import _read_yaml
 
     path = Path(path)
     return targets_from_mapping(_read_yaml(path), str(path), path.resolve().parent)
