@@ -11,7 +11,7 @@ yields ``microcredit.income_gain`` unless the project fails.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -101,4 +101,7 @@ class ProductionPathway(Pathway):
         ctx.add_income(idx, gain)
 
     def income(self, ctx: Context) -> np.ndarray:
-        return ctx.households.prod_gain.astype(np.float64)
+        return self.income_at(ctx, slice(None))
+
+    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
+        return ctx.households.prod_gain[rows].astype(np.float64)
