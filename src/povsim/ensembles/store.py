@@ -532,6 +532,8 @@ class EnsembleStore:
         self.spec = spec
         self.attrs = dict(attrs or {})
         self._layouts: dict[str, tuple[list[str], dict[str, np.ndarray], dict[str, tuple]]] = {}
+        #: open zarr arrays of each group, for writing runs (reset with the layouts)
+        self._arrays: dict[str, dict[str, Any]] = {}
         self._warned: set[str] = set()
         self.grow_from: int | None = None
         #: runs found damaged by :meth:`done`: ``[(plan index, e, r, reason)]``
@@ -595,6 +597,7 @@ class EnsembleStore:
             return
         remove_povsim_dir(self.path, ENSEMBLE_KIND)
         self._layouts.clear()
+        self._arrays.clear()
 
     # ------------------------------------------------------------------------------------
     def grow(self) -> None:
@@ -637,6 +640,7 @@ class EnsembleStore:
         if GROWING_ATTR in root.attrs:
             del root.attrs[GROWING_ATTR]
         self._layouts.clear()
+        self._arrays.clear()
 
     # ------------------------------------------------------------------------------------
     def done(self) -> list[np.ndarray]:
@@ -678,6 +682,7 @@ class EnsembleStore:
                     tpl.to_zarr(str(tmp), mode="a", group=plan.group or None,
                                 compute=False, consolidated=False, encoding=enc)
         self._layouts.clear()
+        self._arrays.clear()
 
     def _template(self, run: xr.Dataset, plan: Plan, seeds: np.ndarray) -> xr.Dataset:
         import dask.array as da
@@ -760,15 +765,25 @@ class EnsembleStore:
                                 for name, v in values}
         data["run_checksum"] = ((dim, "replicate"),
                                 np.array([[run_checksum(values)]], dtype=np.int64))
-        region = {dim: slice(e, e + 1), "replicate": slice(r, r + 1)}
+        data["done"] = ((dim, "replicate"), np.ones((1, 1), dtype=np.int8))
+        # each run is one chunk of every array (chunks (1, 1, ...), see create): write the
+        # chunks through the group's arrays, opened once per store rather than by a to_zarr
+        # (which opens and checks the whole group) per run; the flag last: a run whose flag
+        # is set is complete
+        arrays = self._arrays.get(plan.group)
+        if arrays is None:
+            arrays = self._arrays[plan.group] = {}
+        at = (slice(e, e + 1), slice(r, r + 1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            xr.Dataset(data).to_zarr(str(self.path), group=plan.group or None, mode="r+",
-                                     region=region, consolidated=False)
-            # the flag last: a run whose flag is set is complete
-            xr.Dataset({"done": ((dim, "replicate"), np.ones((1, 1), dtype=np.int8))}).to_zarr(
-                str(self.path), group=plan.group or None, mode="r+", region=region,
-                consolidated=False)
+            group = None
+            for name, (_, vals) in data.items():
+                arr = arrays.get(name)
+                if arr is None:
+                    if group is None:
+                        group = _zarr_group(self.path, plan.group, mode="r+")
+                    arr = arrays[name] = group[name]
+                arr[at] = vals
         extra = set(aligned.data_vars) - set(names)
         for name in sorted(extra - self._warned):
             warnings.warn(f"run output {name!r} is not in the store's layout and is not stored",
