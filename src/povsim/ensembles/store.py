@@ -10,8 +10,11 @@ Layout (zarr format 3 with zarr 3, format 2 with zarr 2; no consolidated metadat
         knockouts/           a further plan, if any (same layout), e.g. pathways switched off
     STORE.zarr.lock          while a povsim process writes the store (pid, host, command)
 
-Everything goes through public APIs: :meth:`xarray.Dataset.to_zarr` (``region=`` for a run,
-``compute=False`` for the empty layout) and :func:`zarr.open_group` for attributes and growing.
+Everything goes through public APIs: :meth:`xarray.Dataset.to_zarr` (``compute=False``) writes
+the empty layout, :func:`zarr.open_group` gives the arrays (a run is written into each with
+zarr 3's :attr:`zarr.Array.async_array`, all concurrently, or item assignment with zarr 2),
+their attributes and :meth:`zarr.Array.resize` for growing. (``to_zarr(region=...)`` would also
+do, but costs about a second per run: it re-reads every array's metadata.)
 
 Safety
 ------
@@ -532,7 +535,6 @@ class EnsembleStore:
         self.spec = spec
         self.attrs = dict(attrs or {})
         self._layouts: dict[str, tuple[list[str], dict[str, np.ndarray], dict[str, tuple]]] = {}
-        #: open zarr arrays of each group, for writing runs (reset with the layouts)
         self._arrays: dict[str, dict[str, Any]] = {}
         self._warned: set[str] = set()
         self.grow_from: int | None = None
@@ -761,34 +763,48 @@ class EnsembleStore:
             else:
                 vals = np.full(shape, np.nan)
             values.append((name, vals))
-        data: dict[str, Any] = {name: ((dim, "replicate", *shapes[name][0]), v[None, None])
-                                for name, v in values}
-        data["run_checksum"] = ((dim, "replicate"),
-                                np.array([[run_checksum(values)]], dtype=np.int64))
-        data["done"] = ((dim, "replicate"), np.ones((1, 1), dtype=np.int8))
-        # each run is one chunk of every array (chunks (1, 1, ...), see create): write the
-        # chunks through the group's arrays, opened once per store rather than by a to_zarr
-        # (which opens and checks the whole group) per run; the flag last: a run whose flag
-        # is set is complete
-        arrays = self._arrays.get(plan.group)
-        if arrays is None:
-            arrays = self._arrays[plan.group] = {}
-        at = (slice(e, e + 1), slice(r, r + 1))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            group = None
-            for name, (_, vals) in data.items():
-                arr = arrays.get(name)
-                if arr is None:
-                    if group is None:
-                        group = _zarr_group(self.path, plan.group, mode="r+")
-                    arr = arrays[name] = group[name]
-                arr[at] = vals
+        checksum = np.array(run_checksum(values), dtype=np.int64)
+        # chunks and checksum first, the flag last: a run whose flag is set is complete
+        self._put(plan.group, [*values, ("run_checksum", checksum)], (e, r))
+        self._put(plan.group, [("done", np.array(1, dtype=np.int8))], (e, r))
         extra = set(aligned.data_vars) - set(names)
         for name in sorted(extra - self._warned):
             warnings.warn(f"run output {name!r} is not in the store's layout and is not stored",
                           stacklevel=2)
             self._warned.add(name)
+
+    def _put(self, group: str, items: Sequence[tuple[str, np.ndarray]],
+             index: tuple[int, int]) -> None:
+        """Write ``values[index]`` of every array, concurrently with zarr 3's public async API
+        (:attr:`zarr.Array.async_array`), one after the other with zarr 2."""
+        arrays = self._arrays.get(group)
+        if arrays is None:
+            g = _zarr_group(self.path, group, mode="r+")
+            arrays = self._arrays[group] = {"__group__": g}
+        todo = []
+        for name, vals in items:
+            if name not in arrays:
+                arrays[name] = arrays["__group__"][name]
+            todo.append((arrays[name], vals))
+        if len(todo) == 1 or not all(hasattr(a, "async_array") for a, _ in todo):  # zarr 2
+            for a, v in todo:
+                a[index] = v
+            return
+        import asyncio
+
+        async def put() -> None:
+            await asyncio.gather(*(a.async_array.setitem(index, v) for a, v in todo))
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case: no event loop in this thread
+            asyncio.run(put())
+            return
+        # called from inside an event loop (e.g. a notebook): run the writes in a thread
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, put()).result()
 
     def _align(self, run: xr.Dataset, coords: dict[str, np.ndarray]) -> xr.Dataset:
         indexers = {}
