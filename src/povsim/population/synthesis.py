@@ -23,6 +23,7 @@ import copy
 import hashlib
 import json
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,16 +210,20 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
     """
     tables = check_inputs(scn, base_dir)
     key = _cache_key(scn, streams, base_dir)
-    cached = _CACHE.get(key)
+    with _CACHE_LOCK:  # runs on a threaded dask cluster share the process's cache
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
     if cached is not None:
-        _CACHE.move_to_end(key)
         return _copy_population(cached)
     built = _build(scn, streams, tables)
     nbytes = built.households.nbytes()
     if 0 < nbytes <= CACHE_BYTES:
-        _CACHE[key] = _copy_population(built)
-        while sum(p.households.nbytes() for p in _CACHE.values()) > CACHE_BYTES:
-            _CACHE.popitem(last=False)
+        kept = _copy_population(built)
+        with _CACHE_LOCK:
+            _CACHE[key] = kept
+            while sum(p.households.nbytes() for p in _CACHE.values()) > CACHE_BYTES:
+                _CACHE.popitem(last=False)
     return built
 
 
@@ -229,6 +234,7 @@ CACHE_BYTES = int(os.environ.get("POVSIM_POPULATION_CACHE", 256 * 2**20))
 
 #: built populations by (population inputs, seed), least recently used first
 _CACHE: OrderedDict[str, SyntheticPopulation] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 def _cache_key(scn: Scenario, streams: Streams, base_dir: str | Path | None) -> str:
