@@ -138,3 +138,26 @@ def test_model_start_matches_population(small_scenario: Scenario) -> None:
     pop = synthesize(baseline_small(), Streams(small_scenario.seed), SCENARIOS)
     ds = run_small()
     assert float(ds["registered_poor"].isel(year=0).sum()) == registered_people(pop)
+
+
+def test_population_cache_hands_out_independent_identical_copies() -> None:
+    """A cached population equals a fresh synthesis and a run changing its copy changes no other."""
+    from povsim.population import synthesis
+
+    scn = _baseline().with_overrides({"population.scale": 2000})
+    synthesis._CACHE.clear()
+    first = synthesize(scn, Streams(11), SCENARIOS)
+    assert len(synthesis._CACHE) == 1
+    first.households.wage_base[:] = -1.0  # a run changes its table in place
+    first.places.county_population[:] = -1.0
+    second = synthesize(scn, Streams(11), SCENARIOS)  # from the cache
+    synthesis._CACHE.clear()
+    fresh = synthesize(scn, Streams(11), SCENARIOS)  # synthesised again
+    for name in fresh.households.columns:
+        assert np.array_equal(second.households[name], fresh.households[name]), name
+    assert np.array_equal(second.places.county_population, fresh.places.county_population)
+    assert second.households.wage_base.min() >= 0
+    # another seed or another population section is another population
+    other = synthesize(scn, Streams(12), SCENARIOS)
+    assert len(synthesis._CACHE) == 2
+    assert not np.array_equal(other.households.size, fresh.households.size)

@@ -85,9 +85,9 @@ class Attribution:
             self.seen = {p.name: np.zeros(self.rows.size, dtype=bool) for p in self._housing}
         rows = self.rows
         for pw in self._income:
-            flow = run.call(pw, "income")
+            flow = run.call(pw, "income_at", rows)
             if flow is not None:
-                self.ytd[pw.name] += np.asarray(flow, dtype=np.float64)[rows] / 12.0
+                self.ytd[pw.name] += flow / 12.0
         for pw in self._housing:
             got = run.call(pw, "housing_secured")
             if got is not None:

@@ -88,6 +88,16 @@ class Component:
         """Yearly income this component adds to each household (yuan/year), or ``None``."""
         return None
 
+    def income_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray | None:
+        """:meth:`income` of the households ``rows`` only, as float64 (or ``None``).
+
+        The attribution of exits reads a pathway's income every month for the households
+        registered in January only; a component whose income is a column expression overrides
+        this to compute just those rows instead of a float64 array over all households.
+        """
+        flow = self.income(ctx)
+        return None if flow is None else np.asarray(flow, dtype=np.float64)[rows]
+
     def end_year(self, ctx: Context, year: int) -> None:
         """Hook at the end of ``year`` after incomes are known, before assessment."""
 

@@ -34,6 +34,9 @@ __all__ = ["TOL", "assess", "exit_threshold", "guarantees", "initial_state"]
 
 TOL = 0.5  # yuan per person: incomes are compared with the line to within half a yuan
 _TOL = TOL
+#: rows per block of the block-wise temporaries (assumption: 1 Mi rows, 8 MB of float64, small
+#: against the table at full scale yet long enough to keep numpy's per-call overhead negligible)
+_BLOCK = 1 << 20
 
 
 def exit_threshold(line: float, income_margin: float) -> float:
@@ -64,9 +67,12 @@ def stable_income(run: RunState) -> np.ndarray:
     hh = run.households
     out = hh.income_ytd - hh.oop_ytd
     out -= hh.loss_ytd
-    market = np.add(hh.wage_base, hh.farm_base, dtype=np.float64)
-    market *= 1.0 - hh.transitory
-    out += market
+    # the market part block by block: temporaries of one block, not of all households
+    for lo in range(0, hh.n, _BLOCK):
+        hi = min(lo + _BLOCK, hh.n)
+        market = np.add(hh.wage_base[lo:hi], hh.farm_base[lo:hi], dtype=np.float64)
+        market *= 1.0 - hh.transitory[lo:hi]
+        out[lo:hi] += market
     return out
 
 
@@ -99,9 +105,13 @@ def assess(run: RunState, year: int) -> None:
     scn = run.params
     rules = scn.exits
     line = run.poverty_line
-    size = hh.size.astype(np.float64)
-    hh.pc_income[:] = (hh.income_ytd - hh.oop_ytd - hh.loss_ytd) / size
-    hh.pc_assessed[:] = (hh.income_ytd - hh.benefit_ytd) / size
+    size = hh.size  # int8: divisions and bincount weights convert it to float64 exactly
+    # in place, in the same order of operations: no float64 temporaries over all households
+    np.subtract(hh.income_ytd, hh.oop_ytd, out=hh.pc_income)
+    hh.pc_income -= hh.loss_ytd
+    hh.pc_income /= size
+    np.subtract(hh.income_ytd, hh.benefit_ytd, out=hh.pc_assessed)
+    hh.pc_assessed /= size
     g = guarantees(run)
     ok = np.ones(hh.n, dtype=bool)
     for name in rules.household.require:
@@ -180,8 +190,8 @@ def _apply_quota(
 def _assess_places(
     run: RunState, year: int, size: np.ndarray, stable_poor: np.ndarray
 ) -> None:
-    """Village and county exits; ``size`` as float64 and the persistent-poverty mask are the
-    ones :func:`assess` computed."""
+    """Village and county exits; ``size`` (household sizes) and the persistent-poverty mask
+    are the ones :func:`assess` used."""
     hh = run.households
     P = run.places
     rules = run.params.exits

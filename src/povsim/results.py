@@ -306,11 +306,33 @@ class Recorder:
 
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
+    order = _stable_argsort(values)
     v = values[order]
     cw = np.cumsum(weights[order])
     cw /= cw[-1]
     return np.interp(qs, cw, v)
+
+
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, about 3× faster on floats.
+
+    The default (vectorised quicksort) sort orders the values; tied values (households topped
+    up to the same line are common) are then put back in row order by sorting the integer key
+    ``tie group × n + row``, so the permutation is exactly the stable one.
+    """
+    n = values.size
+    order = np.argsort(values)
+    v = values[order]
+    same = v[1:] == v[:-1]
+    same |= np.isnan(v[1:]) & np.isnan(v[:-1])  # NaNs sort last and tie with each other
+    if not same.any():
+        return order
+    group = np.zeros(n, dtype=np.int64)
+    np.cumsum(~same, out=group[1:])
+    group *= n
+    group += order
+    group.sort()
+    return group % n
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:

@@ -10,7 +10,7 @@ disabled members also receive, per disabled member, the gap between their per-ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,8 +85,11 @@ class DibaoPathway(Pathway):
         hh.disability_payment[idx] = disab * months_left / 12.0
 
     def income(self, ctx: Context) -> np.ndarray:
+        return self.income_at(ctx, slice(None))
+
+    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
         hh = ctx.households
-        return hh.dibao_payment + hh.disability_payment
+        return hh.dibao_payment[rows] + hh.disability_payment[rows]
 
     def end_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households

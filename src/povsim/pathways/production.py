@@ -11,7 +11,7 @@ yields ``microcredit.income_gain`` unless the project fails.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,17 +74,20 @@ class ProductionPathway(Pathway):
         cfg = self.config
         hh = ctx.households
         emp = self._employment(idx)
-        u = ctx.streams.get("production.outcome", year).random((3, hh.n), dtype=np.float32)
-        z = ctx.streams.get("production.gain", year).standard_normal(hh.n, dtype=np.float32)
+        # three uniforms and a normal per household (common random numbers), drawn one row of
+        # households at a time and kept for ``idx`` only: the same numbers as one (3, n) draw
+        # (a generator's stream continues across calls), a third of the temporary memory
+        rng_u = ctx.streams.get("production.outcome", year)
+        u0, u1, u2 = (rng_u.random(hh.n, dtype=np.float32)[idx] for _ in range(3))
+        z = ctx.streams.get("production.gain", year).standard_normal(hh.n, dtype=np.float32)[idx]
         sig = cfg.income_gain_sigma
-        farm_gain = (u[0, idx] < cfg.success_rate) * cfg.income_gain * np.exp(
-            sig * z[idx] - sig**2 / 2)
+        farm_gain = (u0 < cfg.success_rate) * cfg.income_gain * np.exp(sig * z - sig**2 / 2)
         e = cfg.employment
         wage = at(e.monthly_wage, year) * e.months_worked * e.net_share
-        emp_gain = (u[1, idx] < e.placement_rate) * wage
+        emp_gain = (u1 < e.placement_rate) * wage
         mc = cfg.microcredit
         loan_ok = self._loan(idx, year) & credit_ok
-        loan_gain = loan_ok * (u[2, idx] >= mc.failure_rate) * mc.income_gain
+        loan_gain = loan_ok * (u2 >= mc.failure_rate) * mc.income_gain
         hh.prod_status[idx] = 1
         hh.prod_track[idx] = emp
         hh.prod_pending[idx] = np.where(emp, emp_gain, farm_gain) + loan_gain
@@ -101,4 +104,7 @@ class ProductionPathway(Pathway):
         ctx.add_income(idx, gain)
 
     def income(self, ctx: Context) -> np.ndarray:
-        return ctx.households.prod_gain.astype(np.float64)
+        return self.income_at(ctx, slice(None))
+
+    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
+        return ctx.households.prod_gain[rows].astype(np.float64)

@@ -10,7 +10,7 @@ has safe water, it keeps ``farm_income_kept`` of its farm income and, with labou
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -66,7 +66,10 @@ class RelocationPathway(Pathway):
         hh.reloc_status[idx] = 2
 
     def income(self, ctx: Context) -> np.ndarray:
-        return ctx.households.reloc_gain.astype(np.float64)
+        return self.income_at(ctx, slice(None))
+
+    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
+        return ctx.households.reloc_gain[rows].astype(np.float64)
 
     def housing_secured(self, ctx: Context) -> np.ndarray:
         return ctx.households.reloc_status == 2

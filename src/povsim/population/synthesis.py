@@ -19,6 +19,12 @@ Randomness: every county draws from its own named streams (``population.size``,
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from povsim.households import CAUSES, Households
-from povsim.population.data import check_inputs
+from povsim.population.data import InputTables, check_inputs, resolve_data_path
 from povsim.population.places import Places
 from povsim.rng import Streams
 from povsim.scenario.schema import REGIONS, Scenario, at
@@ -197,10 +203,72 @@ def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = No
     second draws the households of each group (vectorised within the group, from the group's
     own streams) straight into columns allocated once at their final dtypes, so that building
     millions of households needs little more memory than the table itself.
+
+    The synthesis is deterministic in the seed and the population inputs, so a process keeps
+    small built populations (:data:`CACHE_BYTES`) and hands each run its own copy: a sweep's
+    runs of several experiments with the same replicate seed synthesise once per worker.
     """
+    tables = check_inputs(scn, base_dir)
+    key = _cache_key(scn, streams, base_dir)
+    with _CACHE_LOCK:  # runs on a threaded dask cluster share the process's cache
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+    if cached is not None:
+        return _copy_population(cached)
+    built = _build(scn, streams, tables)
+    nbytes = built.households.nbytes()
+    if 0 < nbytes <= CACHE_BYTES:
+        kept = _copy_population(built)
+        with _CACHE_LOCK:
+            _CACHE[key] = kept
+            while sum(p.households.nbytes() for p in _CACHE.values()) > CACHE_BYTES:
+                _CACHE.popitem(last=False)
+    return built
+
+
+#: Bytes of household tables kept by the per-process population cache (assumption: 256 MiB
+#: holds two 1:10 or many 1:100 populations, and a full-scale table (~1 GB) is never kept, so a
+#: single large run costs no extra memory). ``POVSIM_POPULATION_CACHE=0`` turns the cache off.
+CACHE_BYTES = int(os.environ.get("POVSIM_POPULATION_CACHE", 256 * 2**20))
+
+#: built populations by (population inputs, seed), least recently used first
+_CACHE: OrderedDict[str, SyntheticPopulation] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache_key(scn: Scenario, streams: Streams, base_dir: str | Path | None) -> str:
+    """Everything a population depends on: the ``population`` section, the base-year poverty
+    line, the base year, the data files (path, size, modification time) and the root seed."""
+    pop = scn.population
+    files = []
+    for name in (pop.regions_file, pop.counties_file):
+        path = resolve_data_path(name, base_dir)
+        st = path.stat()
+        files.append([str(path), st.st_size, st.st_mtime_ns])
+    blob = json.dumps({
+        "population": pop.model_dump(mode="json"),
+        "line": at(scn.lines.poverty, scn.calendar.base_year),
+        "base_year": scn.calendar.base_year,
+        "files": files,
+        "seed": streams.seed,
+    }, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _copy_population(pop: SyntheticPopulation) -> SyntheticPopulation:
+    """An independent copy: a run changes its household columns and places in place."""
+    src = pop.households
+    hh = Households(src.n)
+    for name, col in src.columns.items():
+        hh.declare(col, src[name].copy())
+    return SyntheticPopulation(hh, copy.deepcopy(pop.places), pop.scale, pop.registered_target)
+
+
+def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPopulation:
+    """Synthesise the population of ``scn`` from the checked input tables (no cache)."""
     pop = scn.population
     K = pop.scale
-    tables = check_inputs(scn, base_dir)
     regions, counties = tables.regions, tables.counties
     base_year = scn.calendar.base_year
     line = at(scn.lines.poverty, base_year)
