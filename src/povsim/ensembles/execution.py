@@ -340,7 +340,8 @@ class Runner:
         from distributed import Client
 
         try:
-            self.client = Client(self.scheduler, timeout="10s", security=self.security)
+            self.client = Client(self.scheduler, timeout="10s", security=self.security,
+                                 set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             hint = ""
             if str(self.scheduler).startswith("tls://") and self.security is None:
@@ -395,7 +396,9 @@ class Runner:
                 self.cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=not self.threads,
                     silence_logs=logging.CRITICAL, **kwargs)
-                self.client = Client(self.cluster)
+                # not the default scheduler: dask computations elsewhere in the process (xarray
+                # reading a store) must not be sent to a cluster that is closed later
+                self.client = Client(self.cluster, set_as_default=False)
             if ctrl_c.pressed:
                 raise KeyboardInterrupt
         if self.dashboard:
