@@ -27,7 +27,7 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _load(path: str, overrides: dict[str, Any] | None) -> Any:
+def _load(path: str, overrides: dict[str, Any] | None, command: str = "run") -> Any:
     """Load a scenario file and check the data it names: what ``validate`` checks is
     everything ``run`` needs before it simulates."""
     from povsim.commands import check_not_results
@@ -35,7 +35,7 @@ def _load(path: str, overrides: dict[str, Any] | None) -> Any:
     from povsim.population.data import check_inputs
     from povsim.scenario import load_scenario
 
-    check_not_results(path, "run")
+    check_not_results(path, command)
     scn = load_scenario(path, overrides=overrides or None)
     check_inputs(scn, resolve_scenario_path(path).resolve().parent, file=path)
     return scn
@@ -43,7 +43,7 @@ def _load(path: str, overrides: dict[str, Any] | None) -> Any:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
-        scn = _load(path, _overrides(args.set))
+        scn = _load(path, _overrides(args.set), "validate")
         print(f"{path}: valid scenario {scn.name!r} (sha256 {scn.sha256()[:12]})")
     return 0
 
@@ -53,7 +53,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from povsim.scenario.schema import iter_parameters
 
-    scn = _load(args.scenario, _overrides(args.set))
+    scn = _load(args.scenario, _overrides(args.set), "show")
     from povsim.commands import flow, scenario_yaml
 
     if args.yaml:

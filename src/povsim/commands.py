@@ -35,13 +35,14 @@ def _is_results(path: Path) -> bool:
 
 
 def check_not_results(path: str | Path, command: str) -> None:
-    """Refuse a results file where a scenario is expected, saying to use ``povsim rerun``."""
+    """Refuse a results file where a scenario is expected, saying to use ``povsim rerun``.
+
+    ``command`` is the subcommand that was given it (for the message)."""
     p = Path(path)
     if p.exists() and _is_results(p):
-        raise PovsimError(
-            f"{path} is a results file, not a scenario; to reproduce the run it records use "
-            f"`povsim rerun {path}` (or `povsim show --yaml` on its scenario to edit it)"
-            if command != "rerun" else f"{path}: not a results file")
+        raise PovsimError(f"{path} is a results file, not a scenario (`povsim {command}` "
+                          f"reads a scenario YAML file); to reproduce the run it records use "
+                          f"`povsim rerun {path}`")
 
 
 # ---------------------------------------------------------------------------------------------
