@@ -1,4 +1,4 @@
-"""What a run achieved: exits attributed to pathways, and the targets of MODEL.md §1.
+"""What a run achieved: exits attributed to pathways, and the targets of domain.md §1.
 
 The year-end assessment itself (who exits, returns, is found) is :mod:`povsim.exits`; this
 layer adds what ensembles and studies ask of every run, so that :func:`povsim.run`, the command

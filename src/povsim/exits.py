@@ -1,6 +1,6 @@
 """Year-end assessment: household exits and returns, new poor, village and county exits.
 
-MODEL.md §5. A registered household exits when its per-capita net income is at or above the
+domain.md §5. A registered household exits when its per-capita net income is at or above the
 line (plus ``exits.household.income_margin``) and its 两不愁三保障 hold. An exited household whose
 income falls below the line again is found by return monitoring (``return_detection_rate``) and
 re-registered: a *return*. A poor household never registered is found with probability

@@ -18,7 +18,7 @@ from povsim.errors import ModelBuildError
 
 __all__ = ["CAUSES", "Column", "Households", "segment_sums"]
 
-#: Primary causes of poverty recorded at registration (MODEL.md §2), code = index.
+#: Primary causes of poverty recorded at registration (domain.md §2), code = index.
 CAUSES: tuple[str, ...] = ("illness", "disability", "disaster", "lack_of_labour", "lack_of_means")
 
 

@@ -1,4 +1,4 @@
-"""The poverty line and the dibao line by year, with the "两线合一" merge (seed (七), MODEL.md §5)."""
+"""The poverty line and the dibao line by year, with the "两线合一" merge (seed (七), domain.md §5)."""
 
 from __future__ import annotations
 

@@ -418,7 +418,7 @@ class PovertyModel(mesa.Model):
 
     def results(self) -> Any:
         """The results so far as an :class:`xarray.Dataset` (completed years only), with the
-        targets of MODEL.md §1 (``target_held``, ``target_year_met``, ``target_shortfall``)."""
+        targets of domain.md §1 (``target_held``, ``target_year_met``, ``target_shortfall``)."""
         t0 = time.perf_counter()
         ds = self.recorder.dataset()
         ds = ds.assign(target_variables(ds, self.params))

@@ -25,7 +25,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """A registered component: its name, settings class and implementation class."""
+    """A registered component: its name, settings class and implementation class.
+
+    Attributes
+    ----------
+    name
+        The key of the component in the scenario (``pathways.<name>`` or ``shocks.<name>``).
+    config
+        Its pydantic settings class.
+    component
+        The class implementing it.
+    """
 
     name: str
     config: type
@@ -65,7 +75,24 @@ def register_pathway(name: str, config: type, component: type, *, replace: bool 
 
 
 def register_shock(name: str, config: type, component: type, *, replace: bool = False) -> None:
-    """Register a shock under ``name`` (a key under ``shocks:`` in scenario files)."""
+    """Register a shock under ``name`` (a key under ``shocks:`` in scenario files).
+
+    Parameters
+    ----------
+    name
+        Key under ``shocks:`` in scenario files.
+    config
+        A :class:`povsim.scenario.schema.StrictModel` subclass holding its settings.
+    component
+        A :class:`povsim.components.Component` subclass implementing it.
+    replace
+        Allow replacing an existing registration (for tests and notebooks).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a Python identifier, or is taken and ``replace`` is false.
+    """
     _check_name(name, SHOCKS, "shock", replace)
     SHOCKS[name] = ComponentSpec(name, config, component)
 
@@ -73,15 +100,36 @@ def register_shock(name: str, config: type, component: type, *, replace: bool = 
 def register_output(name: str, func: Callable[..., Any], *, replace: bool = False) -> None:
     """Register an extra output computed at every year end.
 
-    ``func(run)`` receives the run's state (:class:`povsim.context.RunState`: ``households``,
-    ``places``, ``weight``, ``params``, ...) and returns a mapping ``{variable_name: (dims, values, attrs)}`` for one year,
-    where ``dims`` exclude ``year`` (e.g. ``("region",)``) and ``attrs`` include ``units``.
+    Parameters
+    ----------
+    name
+        Name of the registration (the variables are named by ``func``).
+    func
+        ``func(run)`` receives the run's state (:class:`povsim.context.RunState`:
+        ``households``, ``places``, ``weight``, ``params``, ...) and returns a mapping
+        ``{variable_name: (dims, values, attrs)}`` for one year, where ``dims`` exclude
+        ``year`` (e.g. ``("region",)``) and ``attrs`` include ``units``.
+    replace
+        Allow replacing an existing registration.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a Python identifier, or is taken and ``replace`` is false.
     """
     _check_name(name, OUTPUTS, "output", replace)
     OUTPUTS[name] = func
 
 
 def unregister(kind: str, name: str) -> None:
-    """Remove a registration (``kind`` is ``"pathway"``, ``"shock"`` or ``"output"``)."""
+    """Remove a registration; nothing happens if there is none.
+
+    Parameters
+    ----------
+    kind
+        ``"pathway"``, ``"shock"`` or ``"output"``.
+    name
+        The registered name.
+    """
     table = {"pathway": PATHWAYS, "shock": SHOCKS, "output": OUTPUTS}[kind]
     table.pop(name, None)

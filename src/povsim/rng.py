@@ -19,7 +19,18 @@ __all__ = ["Streams", "replicate_seed", "stream_key"]
 
 
 def stream_key(name: str) -> int:
-    """Stable 32-bit integer for a stream name (CRC-32 of its UTF-8 bytes)."""
+    """Stable 32-bit integer for a stream name (CRC-32 of its UTF-8 bytes).
+
+    Parameters
+    ----------
+    name
+        The stream's name (``"illness"``, ``"population.income"``, ...).
+
+    Returns
+    -------
+    int
+        The key, the same on every machine and Python version.
+    """
     return zlib.crc32(name.encode("utf-8")) & 0xFFFFFFFF
 
 
@@ -61,6 +72,20 @@ def replicate_seed(root_seed: int, replicate: int, experiment: int | None = None
     With ``experiment=None`` (the default, common random numbers) every experiment of a sweep or
     comparison gets the same seed for the same replicate; pass the experiment index to make runs
     independent across experiments instead.
+
+    Parameters
+    ----------
+    root_seed
+        The ensemble's root seed (by default the scenario's ``seed``).
+    replicate
+        Replicate number, from 0.
+    experiment
+        Index of the experiment, only to give up common random numbers.
+
+    Returns
+    -------
+    int
+        A non-negative 63-bit seed for :func:`povsim.run`.
     """
     keys = (int(replicate),) if experiment is None else (int(replicate), int(experiment))
     ss = np.random.SeedSequence(entropy=int(root_seed), spawn_key=(stream_key("replicate"),) + keys)

@@ -1,4 +1,4 @@
-"""The campaign's targets (seed (三), MODEL.md §1) evaluated on a results Dataset.
+"""The campaign's targets (seed (三), domain.md §1) evaluated on a results Dataset.
 
 :func:`evaluate` returns one row per target: whether it held, the year it was first met, and
 the shortfall at the target year (in the target's unit). It works on one run or, with a
@@ -19,7 +19,26 @@ __all__ = ["TargetResult", "evaluate", "format_table", "target_table"]
 
 @dataclass(frozen=True)
 class TargetResult:
-    """Outcome of one target in one run."""
+    """Outcome of one target in one run.
+
+    Attributes
+    ----------
+    key
+        The target's name (``registered_poor``, ``pace``, ``villages``, ``counties``,
+        ``income``, ``services``).
+    label
+        A sentence saying the target, with its threshold and year.
+    held
+        Whether the target held in the target year (``targets.year``).
+    year_met
+        The first simulated year the target was met, or ``None`` if never.
+    shortfall
+        How far the run was from the target in the target year, in ``unit`` (0 when held).
+    unit
+        Unit of ``shortfall``.
+    detail
+        Extra information for the reader (the stock in the target year, the years the pace held).
+    """
 
     key: str
     label: str
@@ -36,7 +55,7 @@ def _first_year(years: np.ndarray, ok: np.ndarray) -> int | None:
 
 
 def evaluate(ds: xr.Dataset, scenario: Scenario | None = None) -> list[TargetResult]:
-    """Evaluate every target of MODEL.md §1 on the results of one run.
+    """Evaluate every target of domain.md §1 on the results of one run.
 
     Parameters
     ----------
@@ -44,6 +63,12 @@ def evaluate(ds: xr.Dataset, scenario: Scenario | None = None) -> list[TargetRes
         A results Dataset from :func:`povsim.run` (no ``replicate`` dimension).
     scenario
         The scenario that produced it; read from ``ds.attrs["scenario_json"]`` when omitted.
+
+    Returns
+    -------
+    list of TargetResult
+        One row per target, in the order of the seed (三): stock, pace, villages, counties,
+        income, and services when the run has them.
     """
     if scenario is None:
         scenario = Scenario.model_validate_json(ds.attrs["scenario_json"])
@@ -119,7 +144,21 @@ def evaluate(ds: xr.Dataset, scenario: Scenario | None = None) -> list[TargetRes
 
 
 def target_table(ds: xr.Dataset, scenario: Scenario | None = None) -> xr.Dataset:
-    """The targets as a small Dataset (dimension ``target``)."""
+    """The targets as a small Dataset (dimension ``target``).
+
+    Parameters
+    ----------
+    ds
+        A results Dataset from :func:`povsim.run`.
+    scenario
+        The scenario that produced it (default: read from ``ds.attrs``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``held`` (bool), ``year_met`` (int, −1 for never) and ``shortfall`` over ``target``,
+        with ``label`` and ``unit`` as coordinates; see :func:`evaluate`.
+    """
     rows = evaluate(ds, scenario)
     return xr.Dataset(
         {
@@ -134,7 +173,18 @@ def target_table(ds: xr.Dataset, scenario: Scenario | None = None) -> xr.Dataset
 
 
 def format_table(rows: list[TargetResult]) -> str:
-    """A plain-text table of target results for the terminal."""
+    """A plain-text table of target results for the terminal.
+
+    Parameters
+    ----------
+    rows
+        The result of :func:`evaluate`.
+
+    Returns
+    -------
+    str
+        One line per target: the target, held or not, the year met, the shortfall.
+    """
     head = ("target", "held", "year met", "shortfall")
     lines = []
     for r in rows:

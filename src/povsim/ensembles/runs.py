@@ -2,7 +2,7 @@
 
 :func:`simulate` is the task every worker executes. The core computes everything an ensemble
 needs in every run (:mod:`povsim.assessment`): the Dataset of :func:`povsim.run` already holds
-the targets of MODEL.md §1 (``target_held``, ``target_year_met``, ``target_shortfall``) and the
+the targets of domain.md §1 (``target_held``, ``target_year_met``, ``target_shortfall``) and the
 direct attribution of exits (``exits_by_pathway``, dims ``year, region, attribution``; see
 :class:`povsim.assessment.Attribution` for the accounting). This module converts it for the
 store (all ``float64``, ``NaN`` = missing) and adds the run's cost (``total_spending``,

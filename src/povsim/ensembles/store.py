@@ -10,8 +10,11 @@ Layout (zarr format 3 with zarr 3, format 2 with zarr 2; no consolidated metadat
         knockouts/           a further plan, if any (same layout), e.g. pathways switched off
     STORE.zarr.lock          while a povsim process writes the store (pid, host, command)
 
-Everything goes through public APIs: :meth:`xarray.Dataset.to_zarr` (``region=`` for a run,
-``compute=False`` for the empty layout) and :func:`zarr.open_group` for attributes and growing.
+Everything goes through public APIs: :meth:`xarray.Dataset.to_zarr` (``compute=False``) writes
+the empty layout, :func:`zarr.open_group` gives the arrays (a run is written into each with
+zarr 3's :attr:`zarr.Array.async_array`, all concurrently, or item assignment with zarr 2),
+their attributes and :meth:`zarr.Array.resize` for growing. (``to_zarr(region=...)`` would also
+do, but costs about a second per run: it re-reads every array's metadata.)
 
 Safety
 ------
@@ -532,6 +535,7 @@ class EnsembleStore:
         self.spec = spec
         self.attrs = dict(attrs or {})
         self._layouts: dict[str, tuple[list[str], dict[str, np.ndarray], dict[str, tuple]]] = {}
+        self._arrays: dict[str, dict[str, Any]] = {}
         self._warned: set[str] = set()
         self.grow_from: int | None = None
         #: runs found damaged by :meth:`done`: ``[(plan index, e, r, reason)]``
@@ -595,6 +599,7 @@ class EnsembleStore:
             return
         remove_povsim_dir(self.path, ENSEMBLE_KIND)
         self._layouts.clear()
+        self._arrays.clear()
 
     # ------------------------------------------------------------------------------------
     def grow(self) -> None:
@@ -637,6 +642,7 @@ class EnsembleStore:
         if GROWING_ATTR in root.attrs:
             del root.attrs[GROWING_ATTR]
         self._layouts.clear()
+        self._arrays.clear()
 
     # ------------------------------------------------------------------------------------
     def done(self) -> list[np.ndarray]:
@@ -678,6 +684,7 @@ class EnsembleStore:
                     tpl.to_zarr(str(tmp), mode="a", group=plan.group or None,
                                 compute=False, consolidated=False, encoding=enc)
         self._layouts.clear()
+        self._arrays.clear()
 
     def _template(self, run: xr.Dataset, plan: Plan, seeds: np.ndarray) -> xr.Dataset:
         import dask.array as da
@@ -756,24 +763,48 @@ class EnsembleStore:
             else:
                 vals = np.full(shape, np.nan)
             values.append((name, vals))
-        data: dict[str, Any] = {name: ((dim, "replicate", *shapes[name][0]), v[None, None])
-                                for name, v in values}
-        data["run_checksum"] = ((dim, "replicate"),
-                                np.array([[run_checksum(values)]], dtype=np.int64))
-        region = {dim: slice(e, e + 1), "replicate": slice(r, r + 1)}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            xr.Dataset(data).to_zarr(str(self.path), group=plan.group or None, mode="r+",
-                                     region=region, consolidated=False)
-            # the flag last: a run whose flag is set is complete
-            xr.Dataset({"done": ((dim, "replicate"), np.ones((1, 1), dtype=np.int8))}).to_zarr(
-                str(self.path), group=plan.group or None, mode="r+", region=region,
-                consolidated=False)
+        checksum = np.array(run_checksum(values), dtype=np.int64)
+        # chunks and checksum first, the flag last: a run whose flag is set is complete
+        self._put(plan.group, [*values, ("run_checksum", checksum)], (e, r))
+        self._put(plan.group, [("done", np.array(1, dtype=np.int8))], (e, r))
         extra = set(aligned.data_vars) - set(names)
         for name in sorted(extra - self._warned):
             warnings.warn(f"run output {name!r} is not in the store's layout and is not stored",
                           stacklevel=2)
             self._warned.add(name)
+
+    def _put(self, group: str, items: Sequence[tuple[str, np.ndarray]],
+             index: tuple[int, int]) -> None:
+        """Write ``values[index]`` of every array, concurrently with zarr 3's public async API
+        (:attr:`zarr.Array.async_array`), one after the other with zarr 2."""
+        arrays = self._arrays.get(group)
+        if arrays is None:
+            g = _zarr_group(self.path, group, mode="r+")
+            arrays = self._arrays[group] = {"__group__": g}
+        todo = []
+        for name, vals in items:
+            if name not in arrays:
+                arrays[name] = arrays["__group__"][name]
+            todo.append((arrays[name], vals))
+        if len(todo) == 1 or not all(hasattr(a, "async_array") for a, _ in todo):  # zarr 2
+            for a, v in todo:
+                a[index] = v
+            return
+        import asyncio
+
+        async def put() -> None:
+            await asyncio.gather(*(a.async_array.setitem(index, v) for a, v in todo))
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case: no event loop in this thread
+            asyncio.run(put())
+            return
+        # called from inside an event loop (e.g. a notebook): run the writes in a thread
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, put()).result()
 
     def _align(self, run: xr.Dataset, coords: dict[str, np.ndarray]) -> xr.Dataset:
         indexers = {}

@@ -744,7 +744,7 @@ class Production(PathwayConfig):
         le=3,
     )
     success_rate: Fraction = param(
-        0.75, "assumption: MODEL.md §3 'a project can fail'; share that yields", unit="probability"
+        0.75, "assumption: domain.md §3 'a project can fail'; share that yields", unit="probability"
     )
     employment: Employment = param(None, "see each field", default_factory=Employment)
     microcredit: Microcredit = param(None, "see each field", default_factory=Microcredit)
@@ -947,7 +947,7 @@ class HousingRenovation(PathwayConfig):
 
 
 class Illness(StrictModel):
-    """Illness per person: hospital stays with a heavy-tailed bill and lost labour (MODEL.md §4)."""
+    """Illness per person: hospital stays with a heavy-tailed bill and lost labour (domain.md §4)."""
 
     enabled: bool = param(True, "seed (一): 因病致贫返贫 is the largest cause")
     rate: Fraction = param(
@@ -991,7 +991,7 @@ class DisasterEvent(StrictModel):
     """A historical disaster replayed in a given year, month and set of counties."""
 
     name: str = param("event", "user-supplied label")
-    kind: Literal["earthquake", "flood", "landslide"] = param("earthquake", "MODEL.md §4")
+    kind: Literal["earthquake", "flood", "landslide"] = param("earthquake", "domain.md §4")
     year: int = param(2017, "user-supplied", unit="year")
     month: int = param(8, "user-supplied", unit="month (1-12)", ge=1, le=12)
     counties: list[str] = param(
@@ -1151,7 +1151,7 @@ class Disasters(StrictModel):
 
 
 class Shocks(StrictModel):
-    """Shocks that push households into or back into poverty (MODEL.md §4), and user shocks."""
+    """Shocks that push households into or back into poverty (domain.md §4), and user shocks."""
 
     model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
 
@@ -1397,7 +1397,7 @@ GUARANTEES = ("food_clothing", "schooling", "medical", "housing", "water")
 
 
 class HouseholdExit(StrictModel):
-    """When a registered household exits (MODEL.md §5)."""
+    """When a registered household exits (domain.md §5)."""
 
     income_margin: float = param(
         0.0,
@@ -1408,13 +1408,13 @@ class HouseholdExit(StrictModel):
     )
     require: list[Literal["food_clothing", "schooling", "medical", "housing", "water"]] = param(
         None,
-        "MODEL.md §5, seed (三): 两不愁三保障 (food, clothing; schooling, medical care, safe "
+        "domain.md §5, seed (三): 两不愁三保障 (food, clothing; schooling, medical care, safe "
         "housing) plus safe water",
         default_factory=lambda: list(GUARANTEES),
     )
     require_stable: bool = param(
         True,
-        "MODEL.md §5: 'stably above the line' — the household's income without this year's "
+        "domain.md §5: 'stably above the line' — the household's income without this year's "
         "transitory luck must also be above the line; the same test decides returns and new "
         "poor (dynamic management follows persistent, not passing, poverty)",
     )
@@ -1450,7 +1450,7 @@ class PlaceExit(StrictModel):
 
 
 class Exits(StrictModel):
-    """Exit rules for households, villages and counties (MODEL.md §5, seed (二十三))."""
+    """Exit rules for households, villages and counties (domain.md §5, seed (二十三))."""
 
     household: HouseholdExit = param(None, "see each field", default_factory=HouseholdExit)
     village: PlaceExit = param(
@@ -1478,7 +1478,7 @@ class Exits(StrictModel):
 
 
 class Targets(StrictModel):
-    """The campaign's targets (seed (三), MODEL.md §1)."""
+    """The campaign's targets (seed (三), domain.md §1)."""
 
     year: int = param(2020, "seed (三): 到2020年", unit="year")
     registered_poor: int = param(
