@@ -1,5 +1,5 @@
 """The ``povsim`` command line: ``validate``, ``run``, ``show`` (and ``rerun``, ``scenarios``,
-``export``, ``compare``, ``sweep``).
+``export``, ``compare``, ``sweep``, ``report``).
 
 Every error a user can cause is printed as one clear message (file, key, expected, found) with
 exit status 2; a traceback is a bug.
@@ -197,6 +197,9 @@ def _parser() -> argparse.ArgumentParser:
         pass
     else:
         add_commands(sub)
+    from povsim.report import add_command as add_report
+
+    add_report(sub)
     return p
 
 
