@@ -15,6 +15,12 @@ Many runs (dask.distributed, common random numbers, resumable zarr stores)::
     sw = povsim.sweep("scenarios/baseline.yaml", {"budget.scale": [0.5, 1.0, 1.5]},
                       replicates=10, output="budget.zarr")
     fr = povsim.frontier(sw, key="budget.scale", level=0.9)
+
+Calibration (ABC-SMC with pyabc; the package is :mod:`povsim.calibration`)::
+
+    res = povsim.calibrate("scenarios/baseline.yaml", "calibration/targets.yaml",
+                           "calibration/priors.yaml", population_size=100, generations=6)
+    post = povsim.load_posterior("calibration/posterior.csv")
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ __version__ = povsim_version()
 
 #: names served lazily from :mod:`povsim.ensembles` (it imports dask, which is slow to import)
 _ENSEMBLE_API = ("attribution", "compare", "frontier", "open_ensemble", "sweep")
+#: names served lazily from :mod:`povsim.calibration` (the fit itself imports pyabc)
+_CALIBRATION_API = ("calibrate", "load_posterior", "load_priors", "load_targets")
 
 #: public names served lazily: ``name: (module, attribute)``. numpy, xarray, mesa and dask are
 #: slow to import; `povsim --version` and `--help` must not pay for them.
@@ -81,11 +89,15 @@ __all__ = [
     "ScenarioError",
     "Summary",
     "attribution",
+    "calibrate",
     "compare",
     "evaluate_targets",
     "format_table",
     "frontier",
+    "load_posterior",
+    "load_priors",
     "load_scenario",
+    "load_targets",
     "open_ensemble",
     "plot_run",
     "register_output",
@@ -110,6 +122,10 @@ def __getattr__(name: str) -> Any:
         from povsim import ensembles
 
         return getattr(ensembles, name)
+    if name in _CALIBRATION_API:
+        from povsim import calibration
+
+        return getattr(calibration, name)
     raise AttributeError(f"module 'povsim' has no attribute {name!r}")
 
 

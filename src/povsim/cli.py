@@ -1,5 +1,5 @@
 """The ``povsim`` command line: ``validate``, ``run``, ``show`` (and ``rerun``, ``scenarios``,
-``export``, ``compare``, ``sweep``, ``report``).
+``export``, ``compare``, ``sweep``, ``report``, ``calibrate``).
 
 Every error a user can cause is printed as one clear message (file, key, expected, found) with
 exit status 2; a traceback is a bug.
@@ -200,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     from povsim.report import add_command as add_report
 
     add_report(sub)
+    from povsim.calibration.cli import add_command as add_calibrate
+
+    add_calibrate(sub)
     return p
 
 
