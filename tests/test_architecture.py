@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "povsim"
 
 # lowest first; a module may import from its own layer or any lower one
 LAYERS: list[set[str]] = [
-    {"errors", "rng", "registry", "version"},
+    {"errors", "rng", "registry", "version", "provenance", "library", "progress"},
     {"scenario"},
     {"households", "lines"},
     {"population"},
@@ -22,14 +22,14 @@ LAYERS: list[set[str]] = [
     {"context", "components"},
     {"pathways"},
     {"shocks", "services"},
-    {"exits", "results", "targets", "outputs"},
+    {"exits", "results", "targets", "outputs", "summary"},
     {"planning", "assessment"},
     {"model"},
     {"plotting"},
     {"ensembles"},
     {"calibration"},
     {"report"},
-    {"cli", "testing", "__init__"},
+    {"cli", "commands", "testing", "__init__"},
 ]
 
 # deliberate lazy imports upward (inside a function, to break a cycle or defer a heavy import)

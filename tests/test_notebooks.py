@@ -36,6 +36,10 @@ def test_notebook_is_saved_without_outputs(path: Path) -> None:
             assert cell.get("execution_count") is None, f"{path.name}: cell {i} has a count"
 
 
+#: warnings a user must not see in a notebook (issue 8: "Noise")
+NOISE = ("IProgress not found", "is already in use", "Hosting the HTTP server")
+
+
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=[p.name for p in NOTEBOOK_FILES])
 def test_notebook_runs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -60,4 +64,14 @@ def test_notebook_runs(path: Path) -> None:
         if out.get("output_type") == "error"
     ]
     assert not errors, f"{path.name}: error outputs {errors}"
+    # no noise from the libraries underneath (tqdm without ipywidgets, dask's dashboard port)
+    noise = [
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+        and any(w in out.get("text", "") for w in NOISE)
+    ]
+    assert not noise, f"{path.name}: warnings in the outputs {noise}"
     print(f"{path.name}: {elapsed:.1f} s")

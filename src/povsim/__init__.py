@@ -4,7 +4,8 @@ Quick start::
 
     import povsim
     scn = povsim.load_scenario("scenarios/baseline.yaml")
-    ds = povsim.run(scn, seed=7)              # an xarray.Dataset
+    ds = povsim.run(scn, seed=7)              # an xarray.Dataset (or povsim.run("baseline"))
+    povsim.summarize(ds)                       # target table and key figures (HTML in Jupyter)
     print(povsim.format_table(povsim.evaluate_targets(ds)))
 
 Many runs (dask.distributed, common random numbers, resumable zarr stores)::
@@ -24,22 +25,26 @@ Calibration (ABC-SMC with pyabc; the package is :mod:`povsim.calibration`)::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xarray as xr
-
-from povsim.components import Component
 from povsim.errors import DataError, ModelBuildError, PovsimError, ScenarioError
-from povsim.model import CountyGovernment, PovertyModel, ProvinceGovernment
-from povsim.pathways import Pathway
-from povsim.plotting import plot_run
-from povsim.registry import register_output, register_pathway, register_shock
-from povsim.results import povsim_version, write_dataset
-from povsim.scenario import Scenario, load_scenario
-from povsim.targets import evaluate as evaluate_targets
-from povsim.targets import format_table, target_table
+from povsim.version import povsim_version
+
+if TYPE_CHECKING:  # imported on first use (module __getattr__), so `import povsim` is quick
+    import xarray as xr
+
+    from povsim.components import Component
+    from povsim.model import CountyGovernment, PovertyModel, ProvinceGovernment
+    from povsim.pathways import Pathway
+    from povsim.plotting import plot_run
+    from povsim.registry import register_output, register_pathway, register_shock
+    from povsim.results import write_dataset
+    from povsim.scenario import Scenario, load_scenario
+    from povsim.targets import evaluate as evaluate_targets
+    from povsim.targets import format_table, target_table
 
 __version__ = povsim_version()
 
@@ -47,6 +52,29 @@ __version__ = povsim_version()
 _ENSEMBLE_API = ("attribution", "compare", "frontier", "open_ensemble", "sweep")
 #: names served lazily from :mod:`povsim.calibration` (the fit itself imports pyabc)
 _CALIBRATION_API = ("calibrate", "load_posterior", "load_priors", "load_targets")
+
+#: public names served lazily: ``name: (module, attribute)``. numpy, xarray, mesa and dask are
+#: slow to import; `povsim --version` and `--help` must not pay for them.
+_LAZY: dict[str, tuple[str, str]] = {
+    "Component": ("povsim.components", "Component"),
+    "CountyGovernment": ("povsim.model", "CountyGovernment"),
+    "PovertyModel": ("povsim.model", "PovertyModel"),
+    "ProvinceGovernment": ("povsim.model", "ProvinceGovernment"),
+    "Pathway": ("povsim.pathways", "Pathway"),
+    "plot_run": ("povsim.plotting", "plot_run"),
+    "register_output": ("povsim.registry", "register_output"),
+    "register_pathway": ("povsim.registry", "register_pathway"),
+    "register_shock": ("povsim.registry", "register_shock"),
+    "write_dataset": ("povsim.results", "write_dataset"),
+    "Scenario": ("povsim.scenario", "Scenario"),
+    "load_scenario": ("povsim.scenario", "load_scenario"),
+    "evaluate_targets": ("povsim.targets", "evaluate"),
+    "format_table": ("povsim.targets", "format_table"),
+    "target_table": ("povsim.targets", "target_table"),
+    "Summary": ("povsim.summary", "Summary"),
+    "summarize": ("povsim.summary", "summarize"),
+    "scenarios": ("povsim.library", "library_scenarios"),
+}
 
 __all__ = [
     "Component",
@@ -59,6 +87,7 @@ __all__ = [
     "ProvinceGovernment",
     "Scenario",
     "ScenarioError",
+    "Summary",
     "attribution",
     "calibrate",
     "compare",
@@ -75,6 +104,8 @@ __all__ = [
     "register_pathway",
     "register_shock",
     "run",
+    "scenarios",
+    "summarize",
     "sweep",
     "target_table",
     "write_dataset",
@@ -82,6 +113,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
     if name in _ENSEMBLE_API:
         from povsim import ensembles
 
@@ -91,6 +127,10 @@ def __getattr__(name: str) -> Any:
 
         return getattr(calibration, name)
     raise AttributeError(f"module 'povsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def run(
@@ -112,7 +152,8 @@ def run(
     Parameters
     ----------
     scenario
-        A :class:`Scenario` or the path of a scenario YAML file.
+        A :class:`Scenario`, the path of a scenario YAML file or the name of a library
+        scenario (``"baseline"``).
     seed
         Root seed (default: the scenario's ``seed``).
     scale
@@ -135,9 +176,14 @@ def run(
         ``units`` on every variable and provenance (``seed``, ``scenario_sha256``,
         ``povsim_version``, ...) in ``attrs``.
     """
+    from povsim.model import PovertyModel
+    from povsim.scenario import Scenario, load_scenario
+
     if not isinstance(scenario, Scenario):
         if base_dir is None:
-            base_dir = Path(scenario).resolve().parent
+            from povsim.library import resolve_scenario_path
+
+            base_dir = resolve_scenario_path(scenario).resolve().parent
         scenario = load_scenario(scenario)
     upd: dict[str, Any] = dict(overrides or {})
     if scale is not None:

@@ -1,5 +1,5 @@
-"""The ``povsim`` command line: ``validate``, ``run``, ``show`` (and ``compare``, ``sweep``,
-``report``, ``calibrate``).
+"""The ``povsim`` command line: ``validate``, ``run``, ``show`` (and ``rerun``, ``scenarios``,
+``export``, ``compare``, ``sweep``, ``report``, ``calibrate``).
 
 Every error a user can cause is printed as one clear message (file, key, expected, found) with
 exit status 2; a traceback is a bug.
@@ -27,20 +27,23 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _load(path: str, overrides: dict[str, Any] | None) -> Any:
+def _load(path: str, overrides: dict[str, Any] | None, command: str = "run") -> Any:
     """Load a scenario file and check the data it names: what ``validate`` checks is
     everything ``run`` needs before it simulates."""
+    from povsim.commands import check_not_results
+    from povsim.library import resolve_scenario_path
     from povsim.population.data import check_inputs
     from povsim.scenario import load_scenario
 
+    check_not_results(path, command)
     scn = load_scenario(path, overrides=overrides or None)
-    check_inputs(scn, Path(path).resolve().parent, file=path)
+    check_inputs(scn, resolve_scenario_path(path).resolve().parent, file=path)
     return scn
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
-        scn = _load(path, _overrides(args.set))
+        scn = _load(path, _overrides(args.set), "validate")
         print(f"{path}: valid scenario {scn.name!r} (sha256 {scn.sha256()[:12]})")
     return 0
 
@@ -50,14 +53,20 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from povsim.scenario.schema import iter_parameters
 
-    scn = _load(args.scenario, _overrides(args.set))
+    scn = _load(args.scenario, _overrides(args.set), "show")
+    from povsim.commands import flow, scenario_yaml
+
+    if args.yaml:
+        sys.stdout.write(scenario_yaml(scn))
+        return 0
     for key, value, meta in iter_parameters(scn):
         if isinstance(value, BaseModel):
             continue
         if isinstance(value, dict) and value and isinstance(next(iter(value.values())), BaseModel):
             continue
         unit = f" [{meta['unit']}]" if meta.get("unit") else ""
-        print(f"{key} = {value!r}{unit}")
+        # the value as `--set KEY=VALUE` reads it; the unit is a comment
+        print(f"{key} = {flow(value)}" + (f"  #{unit}" if unit else ""))
         if args.sources and meta.get("source"):
             print(f"    # {meta['source']}")
     return 0
@@ -91,7 +100,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     t0 = time.perf_counter()
-    ds = povsim.run(scn, seed=args.seed, base_dir=Path(args.scenario).resolve().parent,
+    from povsim.library import resolve_scenario_path
+
+    ds = povsim.run(scn, seed=args.seed,
+                    base_dir=resolve_scenario_path(args.scenario).resolve().parent,
                     progress=None if not args.quiet else False, interruptible=True,
                     on_start=announce)
     elapsed = time.perf_counter() - t0
@@ -134,7 +146,7 @@ def _import_plugins(modules: list[str]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from povsim.results import povsim_version
+    from povsim.version import povsim_version
 
     p = argparse.ArgumentParser(
         prog="povsim",
@@ -156,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("scenario")
     s.add_argument("--set", action="append", metavar="KEY=VALUE")
     s.add_argument("--sources", action="store_true", help="print the source of each default")
+    s.add_argument("--yaml", action="store_true",
+                   help="print the resolved scenario as a complete YAML file (validate accepts "
+                        "it; same sha256)")
     s.set_defaults(func=cmd_show)
 
     r = sub.add_parser("run", help="run one scenario and write its results")
@@ -173,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
+    from povsim.commands import add_commands as add_run_commands
+
+    add_run_commands(sub)
     try:
         from povsim.ensembles.cli import add_commands
     except ImportError:  # ensembles not available
@@ -190,8 +208,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``povsim`` command."""
+    from povsim.provenance import set_command
+
     parser = _parser()
     args = parser.parse_args(argv)
+    set_command(list(sys.argv[1:] if argv is None else argv))
     try:
         _import_plugins(args.plugin)
         return int(args.func(args) or 0)
@@ -207,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        set_command(None)  # a later write from Python (tests, notebooks) is "python API"
 
 
 if __name__ == "__main__":  # pragma: no cover

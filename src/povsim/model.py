@@ -401,7 +401,9 @@ class PovertyModel(mesa.Model):
         """
         import sys
 
-        from tqdm.auto import tqdm
+        from povsim.progress import tqdm_class
+
+        tqdm = tqdm_class()
 
         if progress is None:
             progress = sys.stderr.isatty()

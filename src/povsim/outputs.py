@@ -35,7 +35,7 @@ import xarray as xr
 
 from povsim.errors import PovsimError
 
-__all__ = ["ENSEMBLE_KIND", "FORMATS", "MARKER", "RUN_KIND", "check_output", "is_povsim_dir", "marker_attrs", "read_marker",
+__all__ = ["ENSEMBLE_KIND", "FORMATS", "MARKER", "RUN_KIND", "check_output", "export_csv", "is_povsim_dir", "marker_attrs", "read_marker",
            "for_zarr", "remove_povsim_dir", "temp_dir", "tidy_table", "write_dataset"]
 
 #: the formats povsim writes, by suffix
@@ -383,3 +383,54 @@ def tidy_table(ds: xr.Dataset) -> Any:
         if d in ds.coords and ds[d].dtype.kind in "iu":
             table[d] = table[d].astype("Int64")
     return table[_column_order(list(table.columns))]
+
+
+def export_csv(ds: xr.Dataset, directory: str | Path) -> list[Path]:
+    """Write a Dataset as tidy CSV tables, one per set of dimensions, into ``directory``.
+
+    Variables with the same dimensions share one long-format table (:func:`tidy_table`:
+    ``variable``, one column per dimension, ``value``, ``units``) named after the dimensions,
+    e.g. ``year_region.csv``, ``year_region_pathway_source.csv``; variables without
+    dimensions go to ``scalars.csv``. Each file is written atomically. The Dataset's
+    attributes (provenance) go to ``attributes.csv`` (``name, value``).
+
+    Parameters
+    ----------
+    ds
+        A run's results or an ensemble (root group).
+    directory
+        Folder for the tables; created if missing (its parent must exist). Existing tables of
+        the same names are replaced; nothing else in it is touched.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in order.
+    """
+    import pandas as pd
+
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise PovsimError(f"--csv: {d} exists and is not a directory")
+    if not d.parent.is_dir():
+        raise PovsimError(f"--csv: the folder {d.parent} does not exist")
+    d.mkdir(exist_ok=True)
+    _probe_writable(d)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, da in ds.data_vars.items():
+        groups.setdefault(tuple(str(x) for x in da.dims), []).append(str(name))
+    written: list[Path] = []
+    for dims, names in groups.items():
+        stem = "_".join(dims) if dims else "scalars"
+        table = tidy_table(ds[names])
+        p = d / f"{stem}.csv"
+        with _temp_file(p) as tmp:
+            table.to_csv(tmp, index=False)
+        written.append(p)
+    if ds.attrs:
+        p = d / "attributes.csv"
+        attrs = pd.DataFrame({"name": list(ds.attrs), "value": [str(v) for v in ds.attrs.values()]})
+        with _temp_file(p) as tmp:
+            attrs.to_csv(tmp, index=False)
+        written.append(p)
+    return written

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from povsim.provenance import code_provenance, output_provenance
 from povsim.registry import OUTPUTS
 from povsim.version import povsim_version
 
@@ -300,6 +301,7 @@ class Recorder:
                 "budget_scale": float(scn.budget.scale),
                 "complete": int(m.month >= m.n_steps),
                 "conventions": "CF-1.8",
+                **code_provenance(),
             }
         )
         return ds
@@ -339,8 +341,13 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     """Write results to netCDF (``.nc``), zarr (``.zarr``) or a tidy CSV (``.csv``).
 
     See :func:`povsim.outputs.write_dataset`: the path is checked first, the write is atomic,
-    and a directory povsim did not create is never replaced.
+    and a directory povsim did not create is never replaced. The file also records when and by
+    which command it was written (``created_utc``, ``command``; see
+    :func:`povsim.provenance.output_provenance`) unless ``ds`` already carries them (results
+    read back and written again keep their original provenance).
     """
     from povsim.outputs import write_dataset as _write
 
-    return _write(ds, path)
+    out = ds.copy(deep=False)
+    out.attrs = {**output_provenance(), **ds.attrs}
+    return _write(out, path)

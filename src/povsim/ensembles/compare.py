@@ -156,7 +156,9 @@ def _as_scenarios(scenarios: Sequence[Scenario | str | Path]
         if isinstance(item, Scenario):
             out.append((item.name, item, None))
         else:
-            path = Path(item)
+            from povsim.library import resolve_scenario_path
+
+            path = resolve_scenario_path(item)  # a file, or a library name ("baseline")
             scn = load_scenario(path)
             out.append((scn.name, scn, str(path.resolve().parent)))
     # unique labels: scenario name, else the file stem, else a counter

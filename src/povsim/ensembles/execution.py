@@ -556,7 +556,9 @@ def _execute(plans: Sequence[Plan], replicates: int, root_seed: int, path: Path,
              attribution: bool, overwrite: bool, attrs: dict[str, Any] | None,
              log: Callable[[str], None] | None, description: str, security: Any,
              dashboard: str | bool | None) -> ExecutionReport:
-    from tqdm.auto import tqdm
+    from povsim.progress import tqdm_class
+
+    tqdm = tqdm_class()
 
     spec = make_spec(plans, replicates, root_seed, crn, attribution)
     seeds = run_seeds(plans, replicates, root_seed, crn)

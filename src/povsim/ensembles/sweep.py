@@ -239,6 +239,9 @@ def sweep(
     """
     base_dir = None
     if not isinstance(base, Scenario):
+        from povsim.library import resolve_scenario_path
+
+        base = resolve_scenario_path(base)  # a file, or a library name ("baseline")
         base_dir = str(Path(base).resolve().parent)
         base = load_scenario(base)
     base = _apply_scale(base, scale)

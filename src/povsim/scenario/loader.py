@@ -550,8 +550,10 @@ def load_scenario(
     Parameters
     ----------
     source
-        A YAML file, or a mapping of scenario data (its ``extends:``, if any, is resolved
-        relative to the current directory).
+        A YAML file, the name of a file of the installed scenario library (``"baseline"``,
+        ``"no_line_merge"``; used when no such file exists, see :mod:`povsim.library`), or a
+        mapping of scenario data (its ``extends:``, if any, is resolved relative to the
+        current directory).
     overrides
         Dotted-key overrides applied last (see :func:`apply_overrides`); values that come from
         them are reported as coming from ``overrides``.
@@ -570,6 +572,9 @@ def load_scenario(
     if isinstance(source, Mapping):
         data, locations = _resolve_extends(copy.deepcopy(dict(source)), {}, None, Path.cwd(), ())
         return _finish(data, locations, None, overrides)
+    from povsim.library import resolve_scenario_path
+
+    source = resolve_scenario_path(source)
     data, locations = load_with_extends(source)
     return _finish(data, locations, str(source), overrides)
 

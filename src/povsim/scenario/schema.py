@@ -1732,6 +1732,44 @@ class Scenario(StrictModel):
         apply_overrides(data, overrides)
         return build_scenario(data, explicit=set(overrides))
 
+    def _overview(self) -> list[tuple[str, str]]:
+        """The few facts that tell scenarios apart, for :meth:`__repr__` and the HTML view."""
+        cal = self.calendar
+        pathways = self.pathways.all()
+        on = [n for n, p in pathways.items() if getattr(p, "enabled", True)]
+        off = [n for n in pathways if n not in on]
+        merge = self.lines.merge.year
+        return [
+            ("calendar", f"{cal.start_year}-{cal.end_year} (base year {cal.base_year})"),
+            ("scale", f"1:{self.population.scale} households"),
+            ("budget scale", f"{self.budget.scale:g}"),
+            ("line merge", str(merge) if merge is not None else "never"),
+            ("pathways on", ", ".join(on) or "none"),
+            ("pathways off", ", ".join(off) or "none"),
+            ("seed", str(self.seed)),
+            ("sha256", self.sha256()[:12]),
+        ]
+
+    def __repr__(self) -> str:
+        rows = self._overview()
+        width = max(len(k) for k, _ in rows)
+        body = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+        return f"Scenario {self.name!r}\n{body}"
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+                       for k, v in self._overview())
+        desc = (f"<p>{html.escape(self.description.strip())}</p>"
+                if self.description.strip() else "")
+        return (f"<div class='povsim-scenario'><p><b>Scenario {html.escape(self.name)}</b></p>"
+                f"{desc}<table>{rows}</table></div>")
+
     def sha256(self) -> str:
         """SHA-256 of the canonical JSON form: equal for equal scenarios, whatever the files."""
         import hashlib
