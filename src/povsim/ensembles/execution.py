@@ -446,7 +446,7 @@ class Runner:
             futures[fut.key] = (fut, t)
         done_keys: set[str] = set()
         try:
-            for fut in as_completed([f for f, _ in futures.values()]):
+            for fut in as_completed([f for f, _ in futures.values()], loop=client.loop):
                 t = futures[fut.key][1]
                 if fut.status == "error":
                     try:
