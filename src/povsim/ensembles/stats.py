@@ -6,18 +6,23 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from povsim.plotting.common import ensemble_dim as find_ensemble_dim
+
 __all__ = ["ensemble_dim", "mean_interval", "runs_done", "wilson"]
 
 
 def ensemble_dim(ds: xr.Dataset) -> str:
-    """The experiment dimension of an ensemble Dataset (``scenario`` or ``experiment``)."""
-    dim = ds.attrs.get("dim")
-    if dim in ds.dims:
-        return str(dim)
-    for d in ("scenario", "experiment"):
-        if d in ds.dims:
-            return d
-    raise ValueError("not an ensemble Dataset: no 'scenario' or 'experiment' dimension")
+    """The experiment dimension of an ensemble Dataset (``scenario`` or ``experiment``).
+
+    Raises
+    ------
+    ValueError
+        ``ds`` has neither dimension: it is not an ensemble.
+    """
+    dim = find_ensemble_dim(ds)
+    if dim is None:
+        raise ValueError("not an ensemble Dataset: no 'scenario' or 'experiment' dimension")
+    return dim
 
 
 def runs_done(ds: xr.Dataset) -> xr.DataArray:
