@@ -171,12 +171,16 @@ class _File(BaseModel):
     priors: list[_Entry] = Field(min_length=1)
 
 
-def _error_from_validation(exc: ValidationError, file: str) -> ScenarioError:
+def validation_error(exc: ValidationError, file: str) -> ScenarioError:
+    """The first problem pydantic found in a calibration file, as a :class:`ScenarioError`
+    naming ``file``, the key path, what was expected and (briefly) what was found."""
     err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+    key = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
     msg = err["msg"].removeprefix("Value error, ")
-    return ScenarioError(f"{msg} (found {err.get('input')!r})" if err["type"] != "value_error"
-                         else msg, file=file, key=loc or None)
+    found = None if err["type"] in ("missing", "value_error") else repr(err.get("input"))
+    if found is not None and len(found) > 80:
+        found = found[:77] + "..."
+    return ScenarioError(msg, file=file, key=key or None, found=found)
 
 
 def priors_from_mapping(data: Any, file: str = "<priors>") -> list[Prior]:
@@ -193,7 +197,7 @@ def priors_from_mapping(data: Any, file: str = "<priors>") -> list[Prior]:
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:
-        raise _error_from_validation(exc, file) from None
+        raise validation_error(exc, file) from None
     seen: set[str] = set()
     out = []
     for i, e in enumerate(parsed.priors):

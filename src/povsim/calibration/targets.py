@@ -50,6 +50,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from povsim.errors import PovsimError, ScenarioError
 
+from .priors import validation_error
+
 __all__ = ["EXTRA_OUTPUTS", "MEASURES", "Measure", "Target", "TargetSet", "load_targets",
            "recording_extras", "register_measure", "targets_from_mapping"]
 
@@ -364,17 +366,6 @@ class TargetSet:
         return total
 
 
-def _validation_error(exc: ValidationError, file: str, data: Any) -> ScenarioError:
-    err = exc.errors()[0]
-    loc = [x for x in err["loc"] if not str(x).startswith("function-")]
-    key = ".".join(str(x) for x in loc)
-    msg = err["msg"].removeprefix("Value error, ")
-    found = None if err["type"] == "missing" else repr(err.get("input"))
-    if found is not None and len(found) > 80:
-        found = found[:77] + "..."
-    return ScenarioError(msg, file=file, key=key or None, found=found)
-
-
 def _read_rows(path: Path, file: str, key: str) -> list[dict[str, str]]:
     if not path.is_file():
         raise ScenarioError(f"data file not found: {path}", file=file, key=key)
@@ -401,7 +392,7 @@ def targets_from_mapping(data: Any, file: str = "<targets>", base_dir: Path | No
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(exc, file, data) from None
+        raise validation_error(exc, file) from None
     base = (base_dir or Path.cwd()) / parsed.data_dir
     cache: dict[str, list[dict[str, str]]] = {}
     hashes: dict[str, str] = {}
