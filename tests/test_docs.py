@@ -120,3 +120,137 @@ def test_parameters_page_lists_every_leaf_parameter() -> None:
     for key, value, _ in iter_parameters(Scenario()):
         if not generator.is_container(value):
             assert f"`{key}`" in text, f"{key} missing from docs/parameters.md"
+
+
+# ---------------------------------------------------------------------------------------------
+# numpydoc sections on the public API
+# ---------------------------------------------------------------------------------------------
+#: the modules whose public callables (their ``__all__``, and the names ``povsim`` exports from
+#: them) must carry numpydoc sections; extend the list as modules are brought up to it
+NUMPYDOC_MODULES = (
+    "povsim.calibration",
+    "povsim.commands",
+    "povsim.components",
+    "povsim.ensembles",
+    "povsim.library",
+    "povsim.outputs",
+    "povsim.plotting",
+    "povsim.provenance",
+    "povsim.registry",
+    "povsim.report",
+    "povsim.results",
+    "povsim.scenario",
+    "povsim.summary",
+    "povsim.testing",
+)
+
+
+def _section(doc: str, *names: str) -> str | None:
+    """The body of the first numpydoc section called one of ``names`` (``None``: none)."""
+    heading = re.compile(rf"^({'|'.join(names)})\n-{{3,}}[ \t]*$", re.MULTILINE)
+    m = heading.search(doc)
+    if m is None:
+        return None
+    rest = doc[m.end():]
+    nxt = re.search(r"^\S[^\n]*\n-{3,}[ \t]*$", rest, re.MULTILINE)
+    return rest[: nxt.start()] if nxt else rest
+
+
+def numpydoc_problems(obj: object) -> list[str]:
+    """What ``obj``'s docstring lacks: a summary line; a Parameters section naming every
+    parameter (Attributes for a class's fields also counts); Returns (or Yields) when it
+    returns something."""
+    import inspect
+    import typing
+
+    doc = inspect.getdoc(obj) or ""
+    if not doc.strip() or not doc.splitlines()[0].strip():
+        return ["no summary line"]
+    problems = []
+    is_class = inspect.isclass(obj)
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        sig = None
+    params = [p for n, p in (sig.parameters.items() if sig else []) if n not in ("self", "cls")]
+    if is_class and "__init__" in vars(obj):
+        doc = doc + "\n" + (inspect.getdoc(vars(obj)["__init__"]) or "")
+    if params:
+        body = _section(doc, "Parameters", "Attributes") if is_class else \
+            _section(doc, "Parameters")
+        if body is None:
+            problems.append("no Parameters section")
+        else:
+            documented = set(re.findall(r"^\*{0,2}(\w+)", body, re.MULTILINE))
+            for line in re.findall(r"^(\w[\w, *]*)$", body, re.MULTILINE):  # "a, b, c" lines
+                documented |= {w.strip(" *") for w in line.split(",")}
+            missing = [p.name for p in params if p.name not in documented]
+            if missing:
+                problems.append(f"parameters not documented: {', '.join(missing)}")
+    if not is_class and sig is not None:
+        try:
+            ret = typing.get_type_hints(obj).get("return", sig.return_annotation)
+        except Exception:  # noqa: BLE001 - an annotation that cannot be resolved here
+            ret = sig.return_annotation
+        if ret not in (None, type(None), "None", inspect.Signature.empty) and \
+                _section(doc, "Returns", "Yields") is None:
+            problems.append("no Returns section")
+    return problems
+
+
+def _public_callables() -> Iterator[tuple[str, object]]:
+    import importlib
+    import inspect
+
+    seen: set[int] = set()
+    for modname in ("povsim", *NUMPYDOC_MODULES):
+        module = importlib.import_module(modname)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            home = getattr(obj, "__module__", "") or ""
+            if not callable(obj) or inspect.ismodule(obj) or id(obj) in seen:
+                continue
+            if inspect.isclass(obj) and issubclass(obj, BaseException):
+                continue
+            if not any(home == m or home.startswith(m + ".") for m in NUMPYDOC_MODULES):
+                continue
+            seen.add(id(obj))
+            yield f"{modname}.{name}", obj
+
+
+def test_public_api_has_numpydoc_sections() -> None:
+    items = list(_public_callables())
+    assert len(items) > 80, "the walk found too few public callables"
+    bad = {name: probs for name, obj in items if (probs := numpydoc_problems(obj))}
+    assert not bad, "docstrings lacking numpydoc sections:\n" + "\n".join(
+        f"  {k}: {'; '.join(v)}" for k, v in sorted(bad.items()))
+
+
+def test_numpydoc_check_finds_what_is_missing() -> None:
+    def bare(x: int, y: int) -> int:
+        """Add."""
+        return x + y
+
+    def partial(x: int, y: int) -> int:
+        """Add.
+
+        Parameters
+        ----------
+        x
+            One.
+        """
+        return x + y
+
+    def grouped(x: int, y: int) -> None:
+        """Add.
+
+        Parameters
+        ----------
+        x, y
+            Two numbers.
+        """
+
+    assert numpydoc_problems(bare) == ["no Parameters section", "no Returns section"]
+    assert numpydoc_problems(partial) == ["parameters not documented: y", "no Returns section"]
+    assert numpydoc_problems(grouped) == []
+    assert numpydoc_problems(lambda: None) == ["no summary line"]

@@ -37,7 +37,18 @@ def _is_results(path: Path) -> bool:
 def check_not_results(path: str | Path, command: str) -> None:
     """Refuse a results file where a scenario is expected, saying to use ``povsim rerun``.
 
-    ``command`` is the subcommand that was given it (for the message)."""
+    Parameters
+    ----------
+    path
+        The argument given as a scenario.
+    command
+        The subcommand that was given it (for the message).
+
+    Raises
+    ------
+    PovsimError
+        ``path`` is an existing netCDF or zarr results file.
+    """
     p = Path(path)
     if p.exists() and _is_results(p):
         raise PovsimError(f"{path} is a results file, not a scenario (`povsim {command}` "
@@ -49,7 +60,19 @@ def check_not_results(path: str | Path, command: str) -> None:
 # plain data and YAML
 # ---------------------------------------------------------------------------------------------
 def to_plain(value: Any) -> Any:
-    """A scenario value as plain YAML data (dicts, lists, numbers, text, booleans, null)."""
+    """A scenario value as plain YAML data (dicts, lists, numbers, text, booleans, null).
+
+    Parameters
+    ----------
+    value
+        A :class:`~povsim.scenario.Scenario`, one of its sections or any value in it.
+
+    Returns
+    -------
+    object
+        The same data as nested dicts and lists of plain values (enums by value, paths as
+        text; a user component's settings included).
+    """
     from pydantic import BaseModel
 
     if isinstance(value, BaseModel):
@@ -86,6 +109,17 @@ def scenario_yaml(scn: Any) -> str:
 
     Every key is written, with the values after ``extends:`` and overrides; loading the text
     gives a scenario with the same :meth:`~povsim.scenario.Scenario.sha256`.
+
+    Parameters
+    ----------
+    scn
+        A :class:`~povsim.scenario.Scenario`.
+
+    Returns
+    -------
+    str
+        The YAML text, headed by a comment with the scenario's name and sha256
+        (``povsim show --yaml`` prints it).
     """
     import yaml
 
@@ -99,6 +133,16 @@ def scenario_yaml(scn: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 def load_results(path: str | Path) -> Any:
     """Open a run's results (``.nc`` or ``.zarr``) or an ensemble store, fully loaded.
+
+    Parameters
+    ----------
+    path
+        The results file or store.
+
+    Returns
+    -------
+    xarray.Dataset
+        The results in memory (an ensemble verified as :func:`povsim.open_ensemble` does).
 
     Raises
     ------
@@ -240,7 +284,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Add ``rerun``, ``scenarios`` and ``export`` to the ``povsim`` subcommands."""
+    """Add ``rerun``, ``scenarios`` and ``export`` to the ``povsim`` subcommands.
+
+    Parameters
+    ----------
+    sub
+        The sub-parsers object of the ``povsim`` parser (``ArgumentParser.add_subparsers()``).
+    """
     r = sub.add_parser("rerun", help="reproduce a run bit for bit from its results file")
     r.add_argument("results", help="results of `povsim run` (.nc or .zarr)")
     r.add_argument("--output", "-o", default=None,

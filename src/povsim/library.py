@@ -27,7 +27,17 @@ _NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.ya?ml)?$")
 
 @dataclass(frozen=True)
 class LibraryScenario:
-    """One library file: its name (the file stem), path and the question its header asks."""
+    """One library file: its name (the file stem), path and the question its header asks.
+
+    Attributes
+    ----------
+    name
+        The file stem, the name commands accept (``"no_line_merge"``).
+    path
+        The installed file.
+    question
+        The first sentence of the file's leading comment block (without ``Question:``).
+    """
 
     name: str
     path: Path
@@ -35,7 +45,14 @@ class LibraryScenario:
 
 
 def library_dir() -> Path | None:
-    """Directory of the installed scenario library (``None`` if the package data is missing)."""
+    """Directory of the installed scenario library.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The directory of the package data ``povsim.scenarios_data``, or ``None`` if it is
+        missing (a broken install).
+    """
     try:
         root = importlib.resources.files(PACKAGE)
     except ModuleNotFoundError:
@@ -64,7 +81,13 @@ def _question(path: Path) -> str:
 
 
 def library_scenarios() -> list[LibraryScenario]:
-    """The installed library, sorted by name (``baseline`` first)."""
+    """The installed library, sorted by name (``baseline`` first).
+
+    Returns
+    -------
+    list of LibraryScenario
+        One per ``*.yaml`` file of the library; empty when the library is not installed.
+    """
     root = library_dir()
     if root is None:
         return []

@@ -83,6 +83,19 @@ def read_marker(path: str | Path) -> dict[str, Any] | None:
     The marker is the root attribute :data:`MARKER` (a JSON text) in the store's metadata file
     (``zarr.json`` for zarr 3, ``.zattrs`` for zarr 2) rather than a file of its own: zarr 3
     warns about every file in a store that is not part of the zarr hierarchy.
+
+    Parameters
+    ----------
+    path
+        A directory (a zarr store).
+
+    Returns
+    -------
+    dict or None
+        The marker (``created_by``, ``kind`` = ``run``/``ensemble``, ``povsim_version``), or
+        ``None`` when the directory has no povsim marker (or cannot be read as a store). A store
+        written before markers existed is recognised by its ensemble identity
+        (``{"legacy": True}``).
     """
     attrs = _root_attrs(Path(path))
     raw = attrs.get(MARKER)
@@ -101,7 +114,20 @@ def read_marker(path: str | Path) -> dict[str, Any] | None:
 
 
 def is_povsim_dir(path: str | Path, kind: str | None = None) -> bool:
-    """Whether ``path`` is a directory povsim created (of ``kind``, if given)."""
+    """Whether ``path`` is a directory povsim created (of ``kind``, if given).
+
+    Parameters
+    ----------
+    path
+        Any path.
+    kind
+        ``"run"`` or ``"ensemble"``; ``None``: either.
+
+    Returns
+    -------
+    bool
+        ``True`` only for an existing directory carrying povsim's marker (:func:`read_marker`).
+    """
     p = Path(path)
     if not p.is_dir():
         return False
@@ -110,7 +136,20 @@ def is_povsim_dir(path: str | Path, kind: str | None = None) -> bool:
 
 
 def marker_attrs(kind: str, **extra: Any) -> dict[str, str]:
-    """The root attribute that marks a store as created by povsim (see :func:`read_marker`)."""
+    """The root attribute that marks a store as created by povsim (see :func:`read_marker`).
+
+    Parameters
+    ----------
+    kind
+        ``"run"`` or ``"ensemble"``.
+    **extra
+        More fields of the marker (JSON-serialisable).
+
+    Returns
+    -------
+    dict of str to str
+        ``{MARKER: json}`` to merge into the store's root attributes.
+    """
     from povsim.version import povsim_version
 
     data = {"created_by": "povsim", "kind": kind, "povsim_version": povsim_version(), **extra}
@@ -119,7 +158,20 @@ def marker_attrs(kind: str, **extra: Any) -> dict[str, str]:
 
 def remove_povsim_dir(path: str | Path, kind: str | None = None) -> None:
     """Delete a directory povsim created; refuse any other (povsim never deletes what it did not
-    create)."""
+    create).
+
+    Parameters
+    ----------
+    path
+        The directory; nothing happens when it does not exist.
+    kind
+        Delete it only if it is a povsim store of this kind (``"run"``/``"ensemble"``).
+
+    Raises
+    ------
+    PovsimError
+        ``path`` exists but is not a povsim directory (of ``kind``).
+    """
     p = Path(path)
     if not p.exists():
         return
@@ -235,6 +287,21 @@ def temp_dir(path: Path) -> Iterator[Path]:
     The caller writes a marked store into it (:func:`marker_attrs`). An existing povsim directory
     at ``path`` is moved aside, the new one renamed into place, and only then is the old one deleted, so either the
     old or the new output exists at every moment. On failure the temporary directory goes.
+
+    Parameters
+    ----------
+    path
+        The final directory (its parent must exist).
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary directory to write into.
+
+    Raises
+    ------
+    PovsimError
+        A directory povsim did not create appeared at ``path`` meanwhile.
     """
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
@@ -255,7 +322,19 @@ def temp_dir(path: Path) -> Iterator[Path]:
 
 
 def for_zarr(ds: xr.Dataset) -> xr.Dataset:
-    """Unicode arrays as variable-length strings (zarr 3 has a specification for those)."""
+    """Unicode arrays as variable-length strings (zarr 3 has a specification for those).
+
+    Parameters
+    ----------
+    ds
+        Any Dataset.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with every fixed-width unicode variable and coordinate as an object array of
+        ``str`` (``ds`` itself when it has none).
+    """
     upd = {name: var.astype(object) for name, var in ds.variables.items() if var.dtype.kind == "U"}
     if not upd:
         return ds
@@ -360,6 +439,16 @@ def tidy_table(ds: xr.Dataset) -> Any:
     where the variable does not have that dimension), ``value`` and ``units``. Only dimension
     coordinates become columns; the other coordinates and the Dataset's attributes (provenance)
     are kept by the ``.nc`` and ``.zarr`` formats only.
+
+    Parameters
+    ----------
+    ds
+        A run's results or an ensemble.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long table (integer labels such as years stay integers beside blanks).
     """
     import pandas as pd
 

@@ -46,7 +46,14 @@ _COMMAND: str | None = None
 
 
 def set_command(argv: list[str] | None) -> None:
-    """Record the command line of this process (the CLI calls this; ``None`` clears it)."""
+    """Record the command line of this process (the CLI calls this; ``None`` clears it).
+
+    Parameters
+    ----------
+    argv
+        The arguments after ``povsim`` (``sys.argv[1:]``); recorded as one shell-quoted line
+        in the ``command`` attribute of every output written afterwards.
+    """
     global _COMMAND
     _COMMAND = None if argv is None else shlex.join(["povsim", *argv])
 
@@ -68,6 +75,17 @@ def git_state(package_dir: str | None = None) -> tuple[str, bool] | None:
     Only a checkout whose ``src/povsim`` *is* the imported package counts (an installed copy
     inside some other repository, e.g. a virtual environment inside a project, is not povsim's
     checkout). ``dirty`` is true when tracked files have uncommitted changes.
+
+    Parameters
+    ----------
+    package_dir
+        The package directory to look from (default: the imported povsim's).
+
+    Returns
+    -------
+    tuple of (str, bool) or None
+        The full commit hash and whether the checkout is dirty; ``None`` outside a povsim
+        checkout, or when ``git`` is missing or fails. Cached for the process.
     """
     pkg = Path(package_dir) if package_dir else Path(__file__).resolve().parent
     top = _git(["rev-parse", "--show-toplevel"], pkg)
@@ -111,7 +129,14 @@ def code_provenance() -> dict[str, Any]:
 
 
 def output_provenance() -> dict[str, str]:
-    """Attributes of one write: ``created_utc`` (ISO 8601) and ``command``."""
+    """Attributes of one write: ``created_utc`` (ISO 8601) and ``command``.
+
+    Returns
+    -------
+    dict of str to str
+        ``created_utc`` (now, to the second, e.g. ``"2020-12-31T08:00:00Z"``) and ``command``
+        (the ``povsim`` command line, or ``"python API"``).
+    """
     return {
         "created_utc": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00",
                                                                                     "Z"),

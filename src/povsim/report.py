@@ -56,6 +56,16 @@ td.val{max-width:18rem;word-break:break-word}
 def load_results(path: str | Path) -> Any:
     """Read stored results: a run (``povsim run``) or an ensemble (``compare``/``sweep``).
 
+    Parameters
+    ----------
+    path
+        A run's ``.nc`` or ``.zarr``, or an ensemble store or netCDF file.
+
+    Returns
+    -------
+    xarray.Dataset
+        The results, loaded into memory.
+
     Raises
     ------
     PovsimError
@@ -374,7 +384,28 @@ def _figures(ds: Any, log: Callable[[str], None] | None) -> list[tuple[str, str,
 # ---------------------------------------------------------------------------------------------
 def render_html(ds: Any, inputs: Sequence[str], command: str = "",
                 log: Callable[[str], None] | None = None, title: str | None = None) -> str:
-    """The report of results ``ds`` as one HTML document (a string)."""
+    """The report of results ``ds`` as one HTML document (a string).
+
+    Parameters
+    ----------
+    ds
+        A run or an ensemble (:func:`povsim.run`, :func:`povsim.compare`, or read back with
+        :func:`load_results`).
+    inputs
+        What the results came from (scenario files or a results file), listed under
+        provenance.
+    command
+        The command line that made the report, listed under provenance.
+    log
+        Called with a one-line message per figure drawn.
+    title
+        The page title (default: ``"povsim report: "`` and the experiments' labels).
+
+    Returns
+    -------
+    str
+        A self-contained HTML document: the figures are embedded as PNG data URIs.
+    """
     from povsim.plotting.common import experiments
 
     labels = [lab for lab, _ in experiments(ds)]
@@ -503,7 +534,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_command(sub: Any) -> None:
-    """Add ``report`` to the ``povsim`` sub-commands."""
+    """Add ``report`` to the ``povsim`` sub-commands.
+
+    Parameters
+    ----------
+    sub
+        The sub-parsers object of the ``povsim`` parser (``ArgumentParser.add_subparsers()``).
+    """
     r = sub.add_parser(
         "report", help="write one self-contained HTML report (targets, figures, parameters, "
                        "provenance)",

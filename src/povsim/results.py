@@ -39,7 +39,13 @@ def _attrs(units: str, description: str) -> dict[str, str]:
 
 
 class Recorder:
-    """Collects per-year snapshots of a run (the engine's :class:`~povsim.context.RunState`)."""
+    """Collects per-year snapshots of a run (the engine's :class:`~povsim.context.RunState`).
+
+    Parameters
+    ----------
+    run
+        The run whose households, places, ledgers and flows are read at each year end.
+    """
 
     def __init__(self, run: RunState) -> None:
         self.model = run
@@ -345,6 +351,24 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     which command it was written (``created_utc``, ``command``; see
     :func:`povsim.provenance.output_provenance`) unless ``ds`` already carries them (results
     read back and written again keep their original provenance).
+
+    Parameters
+    ----------
+    ds
+        Results of :func:`povsim.run` (or any Dataset povsim made).
+    path
+        The output; its suffix picks the format (``.nc``, ``.zarr`` or ``.csv``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file or directory written.
+
+    Raises
+    ------
+    PovsimError
+        The output is refused (unknown suffix, missing or unwritable folder, a directory povsim
+        did not create); see :func:`povsim.outputs.check_output`.
     """
     from povsim.outputs import write_dataset as _write
 

@@ -27,7 +27,33 @@ CREDIT_SOURCE = "microcredit"
 
 @dataclass(frozen=True)
 class Summary:
-    """The targets and key figures of one run (see :func:`summarize`)."""
+    """The targets and key figures of one run (see :func:`summarize`).
+
+    Prints as text (target table, then the figures); Jupyter shows it as an HTML table.
+
+    Attributes
+    ----------
+    name
+        The scenario's name.
+    seed
+        The run's root seed.
+    sha256
+        The scenario's hash (:meth:`povsim.Scenario.sha256`).
+    scale
+        Simulated 1 in ``scale`` households.
+    budget_scale
+        The scenario's ``budget.scale``.
+    years
+        The first and last year ends of the results (the base year, then the end year).
+    complete
+        Whether every step ran (``False`` for a run interrupted with Ctrl-C).
+    targets
+        One :class:`povsim.targets.TargetResult` per target (``held``, ``year_met``,
+        ``shortfall``, ``unit``, ...).
+    figures
+        Key figures as ``(label, value, unit)``: the registered poor at the start and at the
+        end, exits, villages and counties exited, grants spent, micro-credit lent (apart).
+    """
 
     name: str
     seed: int

@@ -60,7 +60,19 @@ _BASELINE = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
 
 @dataclass(frozen=True)
 class ComponentCase:
-    """One registered component: its kind, scenario section and classes."""
+    """One registered component: its kind, scenario section and classes.
+
+    Attributes
+    ----------
+    kind
+        ``"pathway"``, ``"shock"`` or ``"services"``.
+    name
+        Its registered name (its key under ``pathways:`` or ``shocks:``).
+    config
+        Its settings class (a :class:`pydantic.BaseModel` subclass).
+    component
+        Its component class.
+    """
 
     kind: str  # "pathway", "shock" or "services"
     name: str
@@ -78,7 +90,13 @@ class ComponentCase:
 
 
 def component_cases() -> list[ComponentCase]:
-    """Every registered pathway and shock, and the services programme."""
+    """Every registered pathway and shock, and the services programme.
+
+    Returns
+    -------
+    list of ComponentCase
+        Built-in and user-registered components, pathways first.
+    """
     from povsim.services import ServicesProgramme
 
     out = [ComponentCase("pathway", n, s.config, s.component) for n, s in PATHWAYS.items()]
@@ -122,7 +140,20 @@ def _same(a: xr.Dataset, b: xr.Dataset) -> bool:
 # --------------------------------------------------------------------------------------------
 def settings_of(config: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
     """Leaf settings of a config: ``(dotted key, value, field info)``, recursing into sections
-    and mappings of sections (e.g. ``items.water.unit_cost``)."""
+    and mappings of sections (e.g. ``items.water.unit_cost``).
+
+    Parameters
+    ----------
+    config
+        A settings object (a component's section of a scenario).
+    prefix
+        Prepended to every key (used by the recursion).
+
+    Yields
+    ------
+    tuple of (str, object, pydantic.fields.FieldInfo)
+        The dotted key, its value and its field.
+    """
     fields = type(config).model_fields
     for name, info in fields.items():
         value = getattr(config, name)
@@ -150,7 +181,21 @@ def _bounds(info: Any) -> tuple[float | None, float | None]:
 
 
 def changed_value(value: Any, info: Any) -> Any:
-    """A different valid value for a setting by a generic rule (``None``: no rule applies)."""
+    """A different valid value for a setting by a generic rule (``None``: no rule applies).
+
+    Parameters
+    ----------
+    value
+        The setting's current value.
+    info
+        Its pydantic field (annotation and bounds).
+
+    Returns
+    -------
+    object or None
+        A boolean negated; another literal choice; a number moved within its bounds; a list of
+        months halved; a mapping of numbers scaled. ``None`` for any other kind of value.
+    """
     if isinstance(value, bool):
         return not value
     ann = info.annotation
@@ -179,6 +224,19 @@ def changed_value(value: Any, info: Any) -> Any:
 def check_setting(case: ComponentCase, key: str, *, base: Scenario | None = None,
                   scale: int = CHECK_SCALE, reference: xr.Dataset | None = None) -> None:
     """The setting ``key`` of the component changes the outcome of its exercise scenario.
+
+    Parameters
+    ----------
+    case
+        The component (see :func:`component_cases`).
+    key
+        The setting's dotted key within the component's section (``"capacity"``).
+    base
+        The scenario to start from (default: ``scenarios/baseline.yaml``).
+    scale
+        Population scale of the small scenario.
+    reference
+        The run of the unchanged scenario, if already made (saves a run).
 
     Raises
     ------
@@ -230,13 +288,51 @@ def _section(scn: Scenario, case: ComponentCase) -> BaseModel:
 # --------------------------------------------------------------------------------------------
 def check_declarations(case: ComponentCase, *, base: Scenario | None = None,
                        scale: int = CHECK_SCALE) -> xr.Dataset:
-    """A checked run: the component touches only what it declares (else UndeclaredAccess)."""
+    """A checked run: the component touches only what it declares (else UndeclaredAccess).
+
+    Parameters
+    ----------
+    case
+        The component (see :func:`component_cases`).
+    base
+        The scenario to start from (default: ``scenarios/baseline.yaml``).
+    scale
+        Population scale of the small scenario.
+
+    Returns
+    -------
+    xarray.Dataset
+        The checked run's results (a reference for the other checks).
+
+    Raises
+    ------
+    povsim.context.UndeclaredAccess
+        The component read or wrote a household column, or raised an event, it does not
+        declare.
+    """
     return _run(_base(case, base, scale))
 
 
 def check_deterministic(case: ComponentCase, *, base: Scenario | None = None,
                         scale: int = CHECK_SCALE, reference: xr.Dataset | None = None) -> None:
-    """Two runs with the same seed are identical."""
+    """Two runs with the same seed are identical.
+
+    Parameters
+    ----------
+    case
+        The component (see :func:`component_cases`).
+    base
+        The scenario to start from (default: ``scenarios/baseline.yaml``).
+    scale
+        Population scale of the small scenario.
+    reference
+        The first run, if already made (:func:`check_declarations`' result).
+
+    Raises
+    ------
+    AssertionError
+        The two runs differ.
+    """
     scn = _base(case, base, scale)
     a = reference if reference is not None else _run(scn)
     if not _same(a, _run(scn, fresh=True)):
@@ -244,7 +340,20 @@ def check_deterministic(case: ComponentCase, *, base: Scenario | None = None,
 
 
 def check_empty_county(case: ComponentCase, *, base: Scenario | None = None) -> None:
-    """A run with counties that have no registered household at all completes."""
+    """A run with counties that have no registered household at all completes.
+
+    Parameters
+    ----------
+    case
+        The component (see :func:`component_cases`).
+    base
+        The scenario to start from (default: ``scenarios/baseline.yaml``).
+
+    Raises
+    ------
+    AssertionError
+        The run did not complete.
+    """
     scn = _base(case, base, EMPTY_SCALE)
     ds = _run(scn)
     reg = ds["county_registered_poor"].isel(year=0).values
@@ -269,6 +378,11 @@ def check_component(case: ComponentCase, *, base: Scenario | None = None,
         ``True``: check every setting; a list: only those keys; ``False``: none.
     scale
         Population scale of the small scenario.
+
+    Raises
+    ------
+    AssertionError
+        A check failed (every failing setting is listed).
     """
     ref = check_declarations(case, base=base, scale=scale)
     check_deterministic(case, base=base, scale=scale, reference=ref)

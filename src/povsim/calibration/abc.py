@@ -87,6 +87,12 @@ def estimate_hours(population_size: int, generations: int, replicates: int, scal
     acceptance
         Mean acceptance rate after generation 0 (0.2-0.5 is typical for ABC-SMC with a median
         epsilon schedule).
+
+    Returns
+    -------
+    float
+        Hours: the runs (generation 0 accepts every particle, later ones ``acceptance`` of the
+        proposals) times the seconds per run, over the workers.
     """
     xs = np.log(sorted(SECONDS_PER_RUN))
     ys = np.log([SECONDS_PER_RUN[k] for k in sorted(SECONDS_PER_RUN)])
@@ -163,7 +169,30 @@ class Distance:
 
 @dataclass
 class CalibrationResult:
-    """What :func:`calibrate` produced."""
+    """What :func:`calibrate` produced.
+
+    Attributes
+    ----------
+    db
+        The pyabc database of the fit (every generation).
+    abc_id
+        The fit's run id in that database.
+    generations
+        Generations completed.
+    epsilon
+        The final generation's distance threshold.
+    output_dir
+        Where the outputs were written.
+    files
+        The outputs written, by kind (posterior table, report, ...); empty without an
+        output directory.
+    seconds
+        Wall time of the fit.
+    where
+        Where the simulations ran.
+    posterior
+        The fit as a :class:`povsim.calibration.posterior.Posterior`.
+    """
 
     db: Path
     abc_id: int

@@ -156,6 +156,16 @@ def _from_table(table: pd.DataFrame, source: str) -> Posterior:
 def load_posterior(path: str | Path) -> Posterior:
     """Read ``posterior.csv`` (or the directory holding it).
 
+    Parameters
+    ----------
+    path
+        The table ``povsim calibrate`` wrote, or its output directory.
+
+    Returns
+    -------
+    Posterior
+        Every generation of the fit.
+
     Raises
     ------
     PovsimError

@@ -304,6 +304,25 @@ class Target:
     """One observation and the measure that the model compares to it.
 
     ``distance term = weight * |simulated - observed| / tolerance``.
+
+    Attributes
+    ----------
+    name
+        The target's name (unique in its file).
+    measure
+        The name of the measure computed on a run (a key of ``MEASURES``).
+    args
+        The measure's arguments (e.g. the year).
+    observed
+        The observed value, in the measure's unit.
+    tolerance
+        The difference counted as one unit of distance (same unit).
+    weight
+        Weight of the term in the distance; ``0``: shown as a check, not fitted.
+    source
+        The data row the observation comes from (``file``, ``series``, ``region``, ``year``).
+    why
+        Why the target is there (and why its tolerance).
     """
 
     name: str
@@ -327,7 +346,19 @@ class Target:
 
 @dataclass(frozen=True)
 class TargetSet:
-    """The validated contents of a targets file."""
+    """The validated contents of a targets file.
+
+    Attributes
+    ----------
+    path
+        The targets file.
+    targets
+        Its targets, in file order.
+    not_used
+        The entries listed as not used, with the reason (kept for the report).
+    data_files
+        ``{file path: sha256}`` of every data file a target or an unused entry cites.
+    """
 
     path: Path
     targets: tuple[Target, ...]
@@ -456,6 +487,11 @@ def load_targets(path: str | Path) -> TargetSet:
     ----------
     path
         The YAML file; its ``data_dir`` (default ``.``) is relative to the file's directory.
+
+    Returns
+    -------
+    TargetSet
+        The validated targets.
 
     Raises
     ------

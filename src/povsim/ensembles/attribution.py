@@ -34,6 +34,12 @@ __all__ = ["attribution", "counterfactual_attribution", "direct_attribution",
 def direct_attribution(ds: xr.Dataset) -> xr.Dataset:
     """Exits and money by pathway, year and region (mean over replicates).
 
+    Parameters
+    ----------
+    ds
+        An ensemble Dataset (dims ``scenario`` or ``experiment``, and ``replicate``) whose runs
+        record ``exits_by_pathway`` and ``spending``.
+
     Returns
     -------
     xarray.Dataset

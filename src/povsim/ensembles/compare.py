@@ -57,6 +57,13 @@ def summarize_targets(ds: xr.Dataset, interval: float = 0.9) -> xr.Dataset:
         An ensemble Dataset (dims ``scenario`` or ``experiment``, and ``replicate``).
     interval
         Confidence level of the Wilson intervals.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``n_runs``, ``p_held`` (with ``_lo``/``_hi``), ``median_year_met``,
+        ``shortfall_median``, ``cost_mean``, ``budget_mean`` and ``registered_poor_end``
+        (see the module docstring).
     """
     dim = ensemble_dim(ds)
     ok = runs_done(ds)
@@ -111,9 +118,22 @@ def paired_differences(ds: xr.Dataset, reference: str | int = 0, interval: float
                        ) -> xr.Dataset:
     """Every experiment minus the reference, replicate by replicate (common random numbers).
 
-    Returns ``diff_<x>`` (mean), ``diff_<x>_lo``/``_hi`` (Student-t interval at ``interval``)
-    and ``diff_<x>_sd`` (standard deviation of the paired differences) for ``x`` in
-    ``p_held`` (by target), ``shortfall`` (by target), ``cost`` and ``registered_poor_end``.
+    Parameters
+    ----------
+    ds
+        An ensemble Dataset (dims ``scenario`` or ``experiment``, and ``replicate``).
+    reference
+        The experiment subtracted: its position or its label.
+    interval
+        Confidence level of the Student-t intervals.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``diff_<x>`` (mean), ``diff_<x>_lo``/``_hi`` (Student-t interval at ``interval``) and
+        ``diff_<x>_sd`` (standard deviation of the paired differences) for ``x`` in
+        ``p_held`` (by target), ``shortfall`` (by target), ``cost`` and
+        ``registered_poor_end``; ``attrs["reference"]`` names the reference.
     """
     dim = ensemble_dim(ds)
     ok = runs_done(ds)
@@ -372,7 +392,20 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def format_comparison(ds: xr.Dataset) -> str:
-    """The comparison as plain-text tables: targets, cost, attribution."""
+    """The comparison as plain-text tables: targets, cost, attribution.
+
+    Parameters
+    ----------
+    ds
+        A comparison (:func:`povsim.compare`).
+
+    Returns
+    -------
+    str
+        One table per target (P(holds) with its interval, median year met, median shortfall,
+        paired difference from the first scenario), then money and attribution tables
+        (``povsim compare`` prints it).
+    """
     dim = ensemble_dim(ds)
     labels = [str(x) for x in ds[dim].values]
     level = float(ds["p_held_lo"].attrs.get("level", 0.9))

@@ -69,7 +69,25 @@ class Task:
 
 @dataclass
 class ExecutionReport:
-    """What :func:`execute` did."""
+    """What :func:`execute` did.
+
+    Attributes
+    ----------
+    path
+        The ensemble store.
+    total
+        Runs the ensemble has (experiments × replicates, over every plan).
+    already
+        Runs found stored (and verified) before this call.
+    computed
+        Runs computed and stored by this call.
+    failed
+        Runs that raised: the task and the error message.
+    seconds
+        Wall time of the computation.
+    where
+        Where the runs executed (:meth:`Runner.describe`).
+    """
 
     path: Path
     total: int
@@ -98,6 +116,24 @@ def run_seeds(plans: Sequence[Plan], replicates: int, root_seed: int, crn: bool 
 
     With common random numbers every experiment shares the replicate's seed; without, each
     experiment of each plan gets its own (:func:`replicate_seed` with an experiment index).
+
+    Parameters
+    ----------
+    plans
+        The plans of the ensemble, in order (experiments are numbered across them without
+        common random numbers).
+    replicates
+        Replicates per experiment.
+    root_seed
+        The ensemble's root seed.
+    crn
+        Common random numbers.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One int64 array per plan: ``(replicate,)`` with common random numbers, else
+        ``(experiment, replicate)``.
     """
     out = []
     offset = 0
@@ -520,6 +556,8 @@ def execute(
         Extra attributes for the store's root group.
     log
         Called with one-line messages (start, resume).
+    description
+        What the runs are, for the start message (``"runs (2 scenarios x 10 replicates)"``).
     security, dashboard
         See :class:`Runner`.
 

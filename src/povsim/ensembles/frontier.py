@@ -213,7 +213,19 @@ def frontier(ds: xr.Dataset, key: str = "budget.scale", level: float = 0.9,
 
 
 def format_frontier(fr: xr.Dataset) -> str:
-    """The frontier as a plain-text table."""
+    """The frontier as a plain-text table.
+
+    Parameters
+    ----------
+    fr
+        From :func:`povsim.frontier`.
+
+    Returns
+    -------
+    str
+        One row per target (and setting): the smallest value of the key at which the target
+        holds with the level's probability, with its bootstrap interval.
+    """
     from .compare import _fmt_num, _table
 
     key = fr.attrs.get("key", "value")

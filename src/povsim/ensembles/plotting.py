@@ -94,6 +94,17 @@ def plot_comparison(ds: xr.Dataset, path: str | Path | None = None) -> Any:
     by the pathway that carried them (direct); and, with the counterfactual attribution
     (``--attribution counterfactual``), (f) the exits each pathway adds. Legends sit under the
     panels; the figure is not left open in pyplot, so Jupyter shows it once.
+
+    Parameters
+    ----------
+    ds
+        A comparison (:func:`povsim.compare`, or :func:`povsim.open_ensemble` of its store).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     dim = ensemble_dim(ds)
     labels = [str(s) for s in ds[dim].values]
@@ -262,6 +273,19 @@ def plot_sweep(ds: xr.Dataset, path: str | Path | None = None,
       frontier;
     * one key: P(target holds) against its values, with Wilson intervals;
     * otherwise (a sampled design): a heat map of the design points × targets.
+
+    Parameters
+    ----------
+    ds
+        A sweep (:func:`povsim.sweep`, or :func:`povsim.open_ensemble` of its store).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+    frontier
+        The frontier over the first key (:func:`povsim.frontier`), marked on the heat maps.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     dim = ensemble_dim(ds)
     keys = swept_keys(ds)
@@ -391,6 +415,12 @@ def plot_frontier(fr: xr.Dataset, runs: xr.Dataset | None = None,
         spent, against the swept key.
     path
         Save the figure there.
+    title
+        Title of the figure (default: one naming the key and the level).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     if "setting" in fr.dims and fr.sizes["setting"] > 1:
         if runs is not None:

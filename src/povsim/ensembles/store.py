@@ -99,7 +99,18 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Plan:
-    """A set of experiments stored together along one dimension (``experiment``/``scenario``)."""
+    """A set of experiments stored together along one dimension (``experiment``/``scenario``).
+
+    Attributes
+    ----------
+    dim
+        The experiment dimension: ``"scenario"`` (a comparison) or ``"experiment"`` (a sweep).
+    experiments
+        The experiments, in the order of the dimension.
+    group
+        The zarr group inside the store (``""``: the root; ``"knockouts"`` for the
+        counterfactual variants).
+    """
 
     dim: str
     experiments: Sequence[Experiment]
@@ -857,6 +868,12 @@ def open_ensemble(path: str | Path, group: str | None = None, *,
     verify
         Read every stored run back and check its checksum first (a missing or altered chunk
         would otherwise read as ``NaN`` or wrong numbers).
+
+    Returns
+    -------
+    xarray.Dataset
+        The runs (dims ``scenario``/``experiment``, ``replicate``, ``year``, ...) with the
+        summary variables the command stored (as :func:`povsim.compare` returns them).
 
     Raises
     ------

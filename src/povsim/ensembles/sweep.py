@@ -69,6 +69,17 @@ def split_values(text: str) -> list[str]:
 def parse_set(text: str) -> tuple[str, list[Any]]:
     """Parse one ``--set KEY=V1,V2,...``; each value is read as YAML.
 
+    Parameters
+    ----------
+    text
+        The argument, e.g. ``"budget.scale=0.5,0.75,1.0"``; commas inside brackets or quotes
+        do not split (``"shocks.disasters.flood.months=[6,7],[7,8]"`` gives two lists).
+
+    Returns
+    -------
+    tuple of (str, list)
+        The dotted key and its values, parsed (``("budget.scale", [0.5, 0.75, 1.0])``).
+
     Raises
     ------
     ScenarioError
@@ -107,6 +118,19 @@ def design_points(sets: Mapping[str, Sequence[Any]], design: str = "factorial",
         Number of points of an ``lhs`` design.
     seed
         Seed of the ``lhs`` sampler.
+
+    Returns
+    -------
+    list of dict
+        One ``{key: value}`` per point: every combination (factorial), or ``samples`` points
+        (lhs: a numeric key given two values is sampled between them, others among their
+        values).
+
+    Raises
+    ------
+    PovsimError
+        No key, a key without values, an unknown design, or ``samples`` missing for ``lhs``
+        (or given for ``factorial``).
     """
     keys = list(sets)
     if not keys:
@@ -271,7 +295,18 @@ def sweep(
 
 
 def format_sweep(ds: xr.Dataset) -> str:
-    """P(target holds) at every design point, with money spent and the poor left."""
+    """P(target holds) at every design point, with money spent and the poor left.
+
+    Parameters
+    ----------
+    ds
+        A sweep (:func:`povsim.sweep`).
+
+    Returns
+    -------
+    str
+        A plain-text table for the terminal (``povsim sweep`` prints it).
+    """
     from .compare import _fmt_num, _table
     from .plotting import _short
     from .stats import ensemble_dim, runs_done

@@ -57,6 +57,17 @@ def target_outcomes(runs: xr.Dataset) -> dict[str, np.ndarray]:
 
     Read from ``target_held`` when the Dataset records it (ensembles), else evaluated with
     :func:`povsim.targets.evaluate` on each replicate.
+
+    Parameters
+    ----------
+    runs
+        The runs of one experiment, with a ``replicate`` dimension (as the experiments of
+        an ensemble, or one run with a replicate dimension of length 1).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Target key (``"registered_poor"``, ``"villages"``, ...) to one bool per replicate.
     """
     if "target_held" in runs:
         th = runs["target_held"].transpose("replicate", "target")
@@ -144,6 +155,10 @@ def plot_trajectory(ds: xr.Dataset, scenario: str | None = None, path: str | Pat
         Save the figure there.
     ax
         Draw into this axes instead of a new figure (the figure of ``ax`` is returned).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     exps = experiments(ds, scenario)
     if ax is None:
@@ -236,6 +251,20 @@ def plot_exits(ds: xr.Dataset, scenario: str | None = None,
     poor counties exited by each year end against "all by the target year", with the mark at the
     target year. Replicates: bars are medians with 5-95 % whiskers. The legend sits under the
     panels, never on the bars.
+
+    Parameters
+    ----------
+    ds
+        A run (:func:`povsim.run`) or an ensemble (:func:`povsim.compare`,
+        :func:`povsim.sweep`, :func:`povsim.open_ensemble`).
+    scenario
+        Draw only this experiment of an ensemble (default: every experiment, one colour each).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     exps = experiments(ds, scenario)
     fig, axes = new_figure(14, 4.9, 1, 3)
@@ -339,6 +368,20 @@ def plot_attribution(ds: xr.Dataset, scenario: str | None = None,
     counterfactual`` or :func:`povsim.attribution` of a scenario) a last panel adds, for each
     pathway, the exits the scenario has more than the same scenario without that pathway
     (paired over replicates, with the interval).
+
+    Parameters
+    ----------
+    ds
+        A run (:func:`povsim.run`) or an ensemble (:func:`povsim.compare`,
+        :func:`povsim.sweep`, :func:`povsim.open_ensemble`), or the result of :func:`povsim.attribution`.
+    scenario
+        Draw only this experiment of an ensemble (default: every experiment, one panel each).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Raises
     ------
@@ -476,6 +519,20 @@ def plot_spending(ds: xr.Dataset, scenario: str | None = None,
     Grants (money spent) are drawn by pathway and by source; micro-credit principal lent to
     households (sources of kind ``credit``, repaid by them) is drawn in its own panel and counted
     in neither. Replicates: means over runs. One row per experiment of an ensemble.
+
+    Parameters
+    ----------
+    ds
+        A run (:func:`povsim.run`) or an ensemble (:func:`povsim.compare`,
+        :func:`povsim.sweep`, :func:`povsim.open_ensemble`).
+    scenario
+        Draw only this experiment of an ensemble (default: every experiment, one row each).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     exps = experiments(ds, scenario)
     fig, axes = new_figure(15, 4.6 * len(exps) + 0.4, len(exps), 3)
@@ -550,6 +607,25 @@ def plot_county_timeline(ds: xr.Dataset, scenario: str | None = None,
     Counties are ordered by region, then by (median) exit year; each is labelled by its pinyin
     name (with the Chinese name when a CJK font is available). Black dots: the official exit
     batches that are known (calibration/sichuan_county_exit_list.csv).
+
+    Parameters
+    ----------
+    ds
+        A run (:func:`povsim.run`) or an ensemble (:func:`povsim.compare`,
+        :func:`povsim.sweep`, :func:`povsim.open_ensemble`).
+    scenario
+        Draw only this experiment of an ensemble (default: the first).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    PovsimError
+        The Dataset has no ``county_exit_year``.
     """
     exps = experiments(ds, scenario)
     lab, runs = exps[0]
@@ -697,6 +773,12 @@ def plot_hindcast(ds: xr.Dataset, observations: Any = None, scenario: str | None
         ``value`` and ``source``; default :func:`read_observations` (Sichuan 2013-2016).
     scenario
         The experiment of an ensemble to draw (default: the first).
+    path
+        Save the figure there (PNG, PDF or SVG by extension; the folder must exist).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
 
     Raises
     ------

@@ -86,6 +86,12 @@ def region_label(region: str, chinese: bool | None = None) -> str:
     chinese
         Add the Chinese name: ``True``/``False``, or ``None`` (default) for "when a CJK font
         covering it is available".
+
+    Returns
+    -------
+    str
+        The English name (unknown identifiers humanised: ``"my_region"`` -> ``"My region"``),
+        followed by the Chinese name when it is added.
     """
     en, zh = REGION_NAMES.get(str(region), (_humanize(region), ""))
     if zh and (chinese is True or (chinese is None and cjk_font(zh) is not None)):
@@ -94,7 +100,20 @@ def region_label(region: str, chinese: bool | None = None) -> str:
 
 
 def pathway_label(name: str) -> str:
-    """Display name of a pathway or attribution label."""
+    """Display name of a pathway or attribution label.
+
+    Parameters
+    ----------
+    name
+        Pathway or attribution identifier as in the results (``"housing_renovation"``,
+        ``"no_pathway"``).
+
+    Returns
+    -------
+    str
+        The English display name (``"Housing renovation"``); a study's own pathway is
+        humanised from its identifier.
+    """
     return PATHWAY_NAMES.get(str(name), _humanize(name))
 
 
@@ -140,8 +159,18 @@ def _pinyin_table(path: str) -> dict[str, str]:
 def county_pinyin(name: str) -> str:
     """Pinyin name of a county (``"南部县"`` -> ``"Nanbu County"``; see calibration/counties.csv).
 
-    A county missing from the table keeps its name when that is ASCII; otherwise it is shown as
-    ``"(county not in counties.csv)"``, never as Chinese characters that may not be drawable.
+    Parameters
+    ----------
+    name
+        County name as in the results' ``county`` coordinate (the Chinese official name, or an
+        ASCII placeholder such as ``"other-73"``).
+
+    Returns
+    -------
+    str
+        The ``name_pinyin`` column of calibration/counties.csv. A county missing from the table
+        keeps its name when that is ASCII; otherwise it is shown as
+        ``"(county not in counties.csv)"``, never as Chinese characters that may not be drawable.
     """
     table = _pinyin_table(str(_counties_csv()))
     got = table.get(str(name))
@@ -151,7 +180,21 @@ def county_pinyin(name: str) -> str:
 
 
 def county_labels(names: Iterable[str], chinese: bool | None = None) -> list[str]:
-    """Pinyin labels of counties, with the Chinese name added when a CJK font covers them all."""
+    """Pinyin labels of counties, with the Chinese name added when a CJK font covers them all.
+
+    Parameters
+    ----------
+    names
+        County names as in the results' ``county`` coordinate.
+    chinese
+        Add the Chinese names: ``True``/``False``, or ``None`` (default) for "when one
+        installed font covers all of them".
+
+    Returns
+    -------
+    list of str
+        One label per name, in order (:func:`county_pinyin`, then the Chinese name if added).
+    """
     names = [str(n) for n in names]
     pin = [county_pinyin(n) for n in names]
     han = [n for n in names if not n.isascii()]
@@ -186,6 +229,17 @@ def cjk_font(text: str = "四川省县区市") -> str | None:
 
     Only fonts matplotlib knows (:data:`matplotlib.font_manager.fontManager`) are considered;
     fonts declaring Chinese coverage by name (Noto/Source Han CJK, WenQuanYi, ...) come first.
+
+    Parameters
+    ----------
+    text
+        The characters the font must draw (default: a sample of Sichuan place-name characters).
+
+    Returns
+    -------
+    str or None
+        A font family name matplotlib accepts, or ``None`` when no installed font has a glyph
+        for every character (labels then stay in pinyin, never empty boxes).
     """
     from matplotlib import font_manager
 

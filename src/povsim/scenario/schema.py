@@ -235,6 +235,20 @@ def at(value: float | dict[int, float], year: int) -> float:
 
     Before the first listed year, the first value applies.
 
+    Parameters
+    ----------
+    value
+        A constant, or a dated value ``{year: value}`` as the scenario files write them.
+    year
+        The calendar year.
+
+    Returns
+    -------
+    float
+        The value in force in ``year``.
+
+    Examples
+    --------
     >>> at({2015: 1.0, 2017: 3.0}, 2016)
     1.0
     >>> at(2.5, 2030)
@@ -1594,7 +1608,35 @@ class Scenario(StrictModel):
 
     Build one with :func:`povsim.load_scenario` (from YAML, with ``extends:``) or directly,
     ``Scenario()`` being the baseline. Instances are immutable; derive a variant with
-    :meth:`with_overrides`.
+    :meth:`with_overrides`. Every key, its unit, default and source: the scenario-key
+    reference (``povsim show SCENARIO --sources``).
+
+    Attributes
+    ----------
+    name, description
+        The scenario's label and text.
+    seed
+        Root seed of its runs (overridden by ``povsim.run(seed=...)``).
+    calendar
+        The simulated years (base year, start and end year).
+    carry_forward
+        Whether schedules hold their last value after their last listed year.
+    population
+        The synthetic population: scale, data files, starting stock, household shares.
+    lines
+        The poverty and dibao lines and their merge (两线合一).
+    pathways
+        The five pathways (and users' own): costs, capacities, priorities, effects.
+    shocks
+        Illness, disasters (catalogue and replayed ``events``), users' own shocks.
+    budget
+        The sources of money, their amounts and which pathways each may pay for.
+    services
+        The village services programme (roads, water, ...).
+    exits
+        The household, village and county exit rules and their assessment.
+    targets
+        The campaign's targets (registered poor, pace, villages, counties, income, services).
     """
 
     name: str = param("baseline", "user label")
@@ -1806,7 +1848,19 @@ def iter_parameters(
 ) -> Iterator[tuple[str, Any, dict[str, Any]]]:
     """Walk a scenario (or section) and yield ``(dotted_key, value, metadata)`` for every field.
 
-    ``metadata`` holds ``source`` and, when given, ``unit`` and ``description``.
+    Parameters
+    ----------
+    model
+        A scenario or section (its values), or its class (the defaults).
+    prefix
+        Prepended to every key (used by the recursion).
+
+    Yields
+    ------
+    tuple of (str, object, dict)
+        The dotted key, the value (a section's own entry comes before its fields) and the
+        field's metadata: ``source`` and, when given, ``unit`` and ``description``; a
+        user-registered component's settings have the source ``"user-registered component"``.
     """
     cls = model if isinstance(model, type) else type(model)
     for name, field in cls.model_fields.items():
