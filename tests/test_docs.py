@@ -43,6 +43,11 @@ def load_generator() -> ModuleType:
 @pytest.fixture
 def clean_registry() -> Iterator[None]:
     """Undo any registration a docs example makes (the registries are process-wide)."""
+    # the built-in components register when their packages are first imported: import them
+    # first, or restoring the snapshot would unregister them for every later test
+    import povsim.pathways
+    import povsim.shocks  # noqa: F401
+
     before = {
         "pathway": dict(registry.PATHWAYS),
         "shock": dict(registry.SHOCKS),
