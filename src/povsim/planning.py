@@ -129,7 +129,7 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
         order = ctx.order(idx, pw.priority)
         idx, cost, credit = idx[order], cost[order], credit[order]
         units = pw.units(ctx, idx) * w if pw.name in plan.capacity else None
-        paid, credit_ok = ctx.ration(idx, cost, units=units, credit=credit)
+        paid, credit_ok = run.call(pw, "ration", idx, cost, credit, units, year)
         plan.served[pw.name][idx[paid]] = True
         plan.waiting[pw.name][idx[~paid]] = True
         if paid.any():
