@@ -85,7 +85,8 @@ def buy(county: np.ndarray, cost: np.ndarray, money: np.ndarray, *,
         u = np.ones(county.size) if units is None else np.asarray(units, dtype=np.float64)
         cap = np.asarray(hard_cap, dtype=np.float64)
         # the cap as money and the units as prices: the same prefix rule, then the tighter one
-        by_cap = ration(county, u, np.where(np.isfinite(cap), cap, 1e300), partial=True)
+        # (no cap: more than all the units)
+        by_cap = ration(county, u, np.where(np.isfinite(cap), cap, u.sum() + 1.0), partial=True)
         share = np.minimum(by_money.share, by_cap.share)
     C = np.asarray(money).size
     u = np.ones(county.size) if units is None else np.asarray(units, dtype=np.float64)
