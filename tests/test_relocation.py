@@ -270,3 +270,31 @@ def test_willing_hazard_zone_registered_match_the_sourced_total() -> None:
     sel = hh.registered & hh.hazard_zone & hh.willing_to_move
     people = float(hh.size[sel].sum()) * model.weight
     assert people == pytest.approx(RELOCATION_TOTAL, rel=0.05)
+
+
+def test_ledger_books_the_loan_as_credit_and_the_site_as_grants() -> None:
+    """Every site bought in full (budget 50): the relocation grants spent in 2015 are exactly
+    (unit_cost + site_cost / site_people) × persons + the loan interest (contribution × rate ×
+    term) per household, and the credit lent is the contribution of every funded household,
+    from the relocation_loans source only."""
+    scn = small({**ISOLATED, "budget.scale": 50.0})
+    cfg = scn.pathways.relocation
+    model = povsim.PovertyModel(scn)
+    hh = model.households
+    model.step()
+    funded = model.run_state.plan.served["relocation"]
+    assert funded.any() and not model.run_state.plan.waiting["relocation"].any()
+    for _ in range(11):
+        model.step()
+    ledger = model.ledger
+    spent = ledger.history[2015]["spent"][:, ledger.pathway_index("relocation"), :]
+    kinds = ledger.kinds
+    w = model.weight
+    per_person = cfg.unit_cost + cfg.site_cost / cfg.site_people
+    interest = cfg.household_contribution * cfg.loan_interest_rate * cfg.loan_term_years
+    grants = (per_person * hh.size[funded].sum() + interest * funded.sum()) * w
+    assert spent[:, kinds == "grant"].sum() == pytest.approx(grants, rel=1e-9)
+    lent = cfg.household_contribution * float((hh.reloc_loan[funded] > 0).sum()) * w
+    assert (hh.reloc_loan[funded] > 0).all()
+    assert spent[:, kinds == "credit"].sum() == pytest.approx(lent, rel=1e-9)
+    assert spent[:, ledger.sources.index("relocation_loans")].sum() == pytest.approx(lent)

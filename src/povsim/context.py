@@ -552,7 +552,8 @@ class Context:
         first = np.searchsorted(item, np.arange(n_items))
         item_cost = np.bincount(item, weights=cost, minlength=n_items)
         item_units = np.bincount(item, weights=units, minlength=n_items)
-        res = buy_places(county[first], item_cost, self.money_left(), units=item_units, hard_cap=cap)
+        res = buy_places(county[first], item_cost, self.money_left(), units=item_units,
+                         hard_cap=cap)
         share = res.share[item]
         u = run.draws(f"capacity.{self.name}", run.year)[idx]
         chosen = (share >= 1.0) | (u < share)

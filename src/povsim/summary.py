@@ -26,6 +26,18 @@ __all__ = ["Summary", "summarize"]
 CREDIT_SOURCE = "microcredit"
 
 
+def _credit_sources(ds: xr.Dataset) -> set[str]:
+    """Sources of kind ``credit`` in the run's scenario (``scenario_json``), or
+    :data:`CREDIT_SOURCE` when the Dataset does not say."""
+    import json
+
+    try:
+        sources = json.loads(str(ds.attrs["scenario_json"]))["budget"]["sources"]
+        return {str(k) for k, v in sources.items() if v.get("kind") == "credit"}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {CREDIT_SOURCE}
+
+
 @dataclass(frozen=True)
 class Summary:
     """The targets and key figures of one run (see :func:`summarize`)."""
@@ -116,11 +128,8 @@ def summarize(ds: xr.Dataset, scenario: Scenario | None = None) -> Summary:
     ]
     if "spending" in ds:
         spent = ds["spending"].sum(["region", "pathway"], skipna=True)
-        from povsim.plotting.common import source_kinds
-
         sources = [str(s) for s in ds["source"].values]
-        kinds = source_kinds(ds)
-        credit = [s for s in sources if kinds.get(s) == "credit" or s == CREDIT_SOURCE]
+        credit = [s for s in sources if s in _credit_sources(ds)]
         grants = spent.sel(source=[s for s in sources if s not in credit]).sum()
         figures.append(("money spent (grants, all years)", float(grants) / 1e9, "billion yuan"))
         if credit:

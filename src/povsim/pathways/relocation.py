@@ -18,8 +18,8 @@ housing cost (a loan's principal is not income spent). Only when ``building_loan
 county's credit has run out, does the household pay it out of the year's income. After the move
 its housing is secure, it is out of the hazard zone and has safe water, it keeps
 ``farm_income_kept`` of its farm income, loses ``transition_income_loss`` of its former farm
-income (at most what it kept) for ``transition_months`` (an income flow, across the year end if need be) and, with labour, gains
-``wage_gain`` from jobs near the site.
+income (at most what it kept) for ``transition_months`` (an income flow, across the year end
+if need be) and, with labour, gains ``wage_gain`` from jobs near the site.
 """
 
 from __future__ import annotations

@@ -780,7 +780,7 @@ class Relocation(PathwayConfig):
     capacity_unit: Literal["households", "persons"] = param(
         "persons", "calibration/budget_and_relocation.csv counts relocation in persons"
     )
-    priority: Literal["largest_first", "poorest_first", "random"] = param(  # type: ignore[assignment]
+    priority: Literal["largest_first", "poorest_first", "random"] = param(  # type: ignore
         "largest_first",
         "assumption: a county builds sites first for the villages with the most willing "
         "hazard-zone poor (seed (六): 实施一个项目、安置一方群众; 集中安置区 ... 优先安排实施); "
