@@ -34,6 +34,7 @@ from .core import (
     ExplorerSettings,
     RunCache,
     policy_overrides,
+    policy_scenarios,
     run_explorer,
     scenario_choices,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "ExplorerSettings",
     "RunCache",
     "policy_overrides",
+    "policy_scenarios",
     "run_explorer",
     "scenario_choices",
     "serve",

@@ -128,8 +128,10 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
             replicates=int(reps.value))
 
     def compute(s: ExplorerSettings) -> ExplorerResult:
-        return run_explorer(s, cache=cache,
-                            on_progress=lambda d, t, m: progress.set((d, t, m)))
+        res = run_explorer(s, cache=cache,
+                           on_progress=lambda d, t, m: progress.set((d, t, m)))
+        res.figure()  # drawn here, in the background, not while the page renders
+        return res
 
     task = solara.lab.use_task(compute, dependencies=None, raise_error=False)
 
@@ -153,65 +155,67 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
             choices.set([*choices.value, text])
         policy_file.set(text)
 
-    solara.Style(CSS)
-    with solara.Columns([1, 3]) as main:
-        with solara.Card("Policy", classes=["povsim-controls"]):
-            solara.Select("baseline scenario", values=choices.value, value=baseline,
-                          classes=["povsim-baseline"])
-            solara.Select("policy scenario", values=choices.value, value=policy_file,
-                          classes=["povsim-policy"])
-            solara.InputText("or a scenario file path (Enter)", value=path_text,
-                             on_value=lambda _v: add_path(), error=path_error.value or False,
-                             classes=["povsim-path"])
-            if file_error.value:
-                solara.Error(file_error.value)
-            with solara.Div(classes=["povsim-budget"]):
-                solara.Text("budget.scale: x the sourced money", classes=["povsim-note"])
-                solara.SliderFloat("budget.scale", value=budget,
-                                   min=BUDGET_MIN, max=BUDGET_MAX, step=BUDGET_STEP,
-                                   thumb_label="always")
-            solara.Select("dibao-poverty line merge year (lines.merge.year)",
-                          values=MERGE_CHOICES, value=merge, classes=["povsim-merge"])
-            solara.Text("pathways of the policy", classes=["povsim-note"])
-            for name in sorted(switches.value, key=list(switches.value).index):
-                solara.Switch(label=name.replace("_", " "), value=switches.value[name],
-                              on_value=lambda on, n=name: switches.set(
-                                  {**switches.value, n: bool(on)}),
-                              classes=[f"povsim-pathway-{name}"])
-            solara.Select("population scale (1 in K households)",
-                          values=[str(k) for k in SCALES], value=scale_r,
-                          classes=["povsim-scale"])
-            solara.SliderInt("runs per scenario", value=reps, min=1, max=20,
-                             thumb_label="always")
-            solara.Button("Run", color="primary", on_click=lambda: task(settings()),
-                          disabled=task.pending, classes=["povsim-run"])
-        with solara.Column():
-            done, total, what = progress.value
-            if task.pending:
-                solara.ProgressLinear(100.0 * done / total if total else True)
-                solara.Text(f"{done} of {total} runs ({what})", classes=["povsim-progress"])
-            if task.error:
-                exc = task.exception
-                solara.Error(str(exc) if isinstance(exc, PovsimError) else
-                             f"{type(exc).__name__}: {exc}", classes=["povsim-error"])
-            res = task.value if task.finished else None
-            if res is not None:
-                # HTML, not Markdown: Solara's Markdown loads a maths renderer from a CDN
-                solara.HTML(tag="p", unsafe_innerHTML=(
-                    f"<b>{escape(res.describe())}</b>; runs computed now: {res.computed} (the "
-                    "others from the cache)"), classes=["povsim-describe"])
-                solara.HTML(tag="div", unsafe_innerHTML=res.table_html(),
-                            classes=["povsim-table"])
-                solara.Text("P(holds): share of the runs in which the target holds; the "
-                            "difference is paired run by run (same seeds, common random "
-                            "numbers) with a Student-t interval. Small scales and few runs "
-                            "give rough numbers: povsim compare runs more.",
-                            classes=["povsim-note"])
-                solara.FigureMatplotlib(res.figure(), format="png", dependencies=[res])
-            elif not task.pending and not task.error:
-                solara.Info("Choose a policy and press Run.")
+    with solara.Column(classes=["povsim-explorer"]) as main:
+        solara.Style(CSS)
+        with solara.Columns([1, 3]):
+            with solara.Card("Policy", classes=["povsim-controls"]):
+                solara.Select("baseline scenario", values=choices.value, value=baseline,
+                              classes=["povsim-baseline"])
+                solara.Select("policy scenario", values=choices.value, value=policy_file,
+                              classes=["povsim-policy"])
+                solara.InputText("or a scenario file path (Enter)", value=path_text,
+                                 on_value=lambda _v: add_path(),
+                                 error=path_error.value or False,
+                                 classes=["povsim-path"])
+                if file_error.value:
+                    solara.Error(file_error.value)
+                with solara.Div(classes=["povsim-budget"]):
+                    solara.Text("budget.scale: x the sourced money", classes=["povsim-note"])
+                    solara.SliderFloat("budget.scale", value=budget,
+                                       min=BUDGET_MIN, max=BUDGET_MAX, step=BUDGET_STEP,
+                                       thumb_label="always")
+                solara.Select("dibao-poverty line merge year (lines.merge.year)",
+                              values=MERGE_CHOICES, value=merge, classes=["povsim-merge"])
+                solara.Text("pathways of the policy", classes=["povsim-note"])
+                for name in sorted(switches.value, key=list(switches.value).index):
+                    solara.Switch(label=name.replace("_", " "), value=switches.value[name],
+                                  on_value=lambda on, n=name: switches.set(
+                                      {**switches.value, n: bool(on)}),
+                                  classes=[f"povsim-pathway-{name}"])
+                solara.Select("population scale (1 in K households)",
+                              values=[str(k) for k in SCALES], value=scale_r,
+                              classes=["povsim-scale"])
+                solara.SliderInt("runs per scenario", value=reps, min=1, max=20,
+                                 thumb_label="always")
+                solara.Button("Run", color="primary", on_click=lambda: task(settings()),
+                              disabled=task.pending, classes=["povsim-run"])
+            with solara.Column():
+                done, total, what = progress.value
+                if task.pending:
+                    solara.ProgressLinear(100.0 * done / total if total else True)
+                    solara.Text(f"{done} of {total} runs ({what})", classes=["povsim-progress"])
+                if task.error:
+                    exc = task.exception
+                    solara.Error(str(exc) if isinstance(exc, PovsimError) else
+                                 f"{type(exc).__name__}: {exc}", classes=["povsim-error"])
+                res = task.value if task.finished else None
+                if res is not None:
+                    # HTML, not Markdown: Solara's Markdown loads a maths renderer from a CDN
+                    solara.HTML(tag="p", unsafe_innerHTML=(
+                        f"<b>{escape(res.describe())}</b>; runs computed now: {res.computed} "
+                        "(the others from the cache)"), classes=["povsim-describe"])
+                    solara.HTML(tag="div", unsafe_innerHTML=res.table_html(),
+                                classes=["povsim-table"])
+                    solara.Text("P(holds): share of the runs in which the target holds; the "
+                                "difference is paired run by run (same seeds, common random "
+                                "numbers) with a Student-t interval. Small scales and few runs "
+                                "give rough numbers: povsim compare runs more.",
+                                classes=["povsim-note"])
+                    with solara.Div(classes=["povsim-figure"]):
+                        solara.FigureMatplotlib(res.figure(), format="png", dependencies=[res])
+                elif not task.pending and not task.error:
+                    solara.Info("Choose a policy and press Run.")
     return main
-
 
 
 def _env_int(name: str, default: int) -> int:
@@ -237,8 +241,8 @@ def _page_cache() -> RunCache:
 @solara.component
 def Page() -> Any:
     """The page ``povsim explore`` serves: a title and the :func:`Explorer`."""
-    solara.Title("povsim explorer")
     with solara.Column(style={"padding": "12px"}) as page:
+        solara.Title("povsim explorer")
         solara.HTML(tag="h2", unsafe_innerHTML="povsim explorer: compare a policy with the "
                                                "baseline")
         Explorer(cache=_page_cache(), scale=_env_int(ENV_SCALE, DEFAULT_SCALE),

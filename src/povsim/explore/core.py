@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from povsim.errors import PovsimError
+from povsim.errors import PovsimError, ScenarioError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +52,7 @@ __all__ = [
     "RunCache",
     "pathway_names",
     "policy_overrides",
+    "policy_scenarios",
     "run_explorer",
     "scenario_choices",
 ]
@@ -157,7 +158,8 @@ class _FrozenDict(dict):  # type: ignore[type-arg]
     def _immutable(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("the explorer settings are immutable; use dataclasses.replace")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
+    __setitem__ = __delitem__ = _immutable  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
 
 
 def policy_overrides(settings: ExplorerSettings) -> dict[str, Any]:
@@ -194,7 +196,13 @@ def load_choice(source: str, overrides: Mapping[str, Any] | None = None
     if not path.is_file():
         names = ", ".join(scenario_choices())
         raise PovsimError(f"{text}: no such scenario file, and not a library name ({names})")
-    scn = load_scenario(path, overrides=dict(overrides) if overrides else None)
+    try:
+        scn = load_scenario(path, overrides=dict(overrides) if overrides else None)
+    except ScenarioError as exc:
+        if not str(exc).startswith("overrides"):
+            raise  # the file itself: the message names it
+        # a lever the schema refuses: say which scenario it was applied to
+        raise PovsimError(f"{text} ({path.name}) with the explorer's {exc}") from None
     base_dir = path.resolve().parent
     check_inputs(scn, base_dir, file=str(path))
     return scn, str(base_dir)
@@ -324,6 +332,7 @@ class ExplorerResult:
     policy_name: str
     overrides: dict[str, Any]
     computed: int = 0
+    _figure: Any = field(default=None, repr=False, compare=False)
 
     @property
     def interval(self) -> float:
@@ -399,10 +408,12 @@ class ExplorerResult:
 
     def figure(self) -> Any:
         """The fan chart of the registered poor, baseline and policy
-        (:func:`povsim.plotting.plot_trajectory`)."""
-        from povsim.plotting import plot_trajectory
+        (:func:`povsim.plotting.plot_trajectory`; drawn once, the same Figure afterwards)."""
+        if self._figure is None:
+            from povsim.plotting import plot_trajectory
 
-        return plot_trajectory(self.runs)
+            self._figure = plot_trajectory(self.runs)
+        return self._figure
 
     def table_html(self) -> str:
         """:meth:`table` and :meth:`outcomes` as one HTML table (what the page shows)."""
@@ -460,6 +471,31 @@ def _bn(v: float, sign: bool = False) -> str:
     return "-" if _nan(v) else (f"{v / 1e9:+,.2f} bn" if sign else f"{v / 1e9:,.2f} bn")
 
 
+def policy_scenarios(settings: ExplorerSettings
+                     ) -> tuple[Scenario, str, Scenario, str, dict[str, Any]]:
+    """The scenarios a comparison runs, before running them.
+
+    Returns
+    -------
+    (baseline, baseline_dir, policy, policy_dir, changed)
+        Both scenarios at the settings' scale, with their data directories, and the overrides
+        that change the policy file (:func:`policy_overrides` without the keys whose value is
+        already the file's).
+
+    Raises
+    ------
+    PovsimError
+        As :func:`run_explorer`.
+    """
+    scale = {"population.scale": int(settings.scale)}
+    base, base_dir = load_choice(settings.baseline, scale)
+    overrides = policy_overrides(settings)
+    pol, pol_dir = load_choice(settings.policy, {**overrides, **scale})
+    as_file, _ = load_choice(settings.policy, scale)
+    changed = {k: v for k, v in overrides.items() if _value_at(as_file, k) != v}
+    return base, base_dir, pol, pol_dir, changed
+
+
 def run_explorer(settings: ExplorerSettings | None = None, *, cache: RunCache | None = None,
                  on_progress: ProgressCallback | None = None) -> ExplorerResult:
     """Run (or read from the cache) the baseline and the policy of ``settings``.
@@ -490,12 +526,7 @@ def run_explorer(settings: ExplorerSettings | None = None, *, cache: RunCache | 
 
     s = settings or ExplorerSettings()
     cache = cache or default_cache()
-    scale = {"population.scale": int(s.scale)}
-    base, base_dir = load_choice(s.baseline, scale)
-    overrides = policy_overrides(s)
-    pol, pol_dir = load_choice(s.policy, {**overrides, **scale})
-    as_file, _ = load_choice(s.policy, scale)
-    changed = {k: v for k, v in overrides.items() if _value_at(as_file, k) != v}
+    base, base_dir, pol, pol_dir, changed = policy_scenarios(s)
     seed = int(base.seed if s.seed is None else s.seed)
     same = base.sha256() == pol.sha256() and base_dir == pol_dir
     n = s.replicates

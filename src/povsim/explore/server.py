@@ -103,6 +103,10 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, 
     # Solara reads its settings when imported: after the environment above
     from solara.__main__ import cli
 
+    # the page's module (pandas, xarray, matplotlib, the model) is imported now, before the
+    # server says it is up, rather than when the first browser connects
+    from . import app  # noqa: F401
+
     # http on the loopback: Solara falls back from SameSite=None cookies and says so at length
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     try:
