@@ -169,8 +169,9 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
                                  classes=["povsim-path"])
                 if file_error.value:
                     solara.Error(file_error.value)
-                with solara.Div(classes=["povsim-budget"]):
-                    solara.Text("budget.scale: x the sourced money", classes=["povsim-note"])
+                solara.Text("budget.scale: x the sourced money", classes=["povsim-note"])
+                # room above each slider for its value, shown on the thumb
+                with solara.Div(classes=["povsim-budget"], style="padding-top: 30px"):
                     solara.SliderFloat("budget.scale", value=budget,
                                        min=BUDGET_MIN, max=BUDGET_MAX, step=BUDGET_STEP,
                                        thumb_label="always")
@@ -185,8 +186,9 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
                 solara.Select("population scale (1 in K households)",
                               values=[str(k) for k in SCALES], value=scale_r,
                               classes=["povsim-scale"])
-                solara.SliderInt("runs per scenario", value=reps, min=1, max=20,
-                                 thumb_label="always")
+                with solara.Div(classes=["povsim-replicates"], style="padding-top: 30px"):
+                    solara.SliderInt("runs per scenario", value=reps, min=1, max=20,
+                                     thumb_label="always")
                 solara.Button("Run", color="primary", on_click=lambda: task(settings()),
                               disabled=task.pending, classes=["povsim-run"])
             with solara.Column():
