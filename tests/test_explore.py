@@ -54,9 +54,14 @@ POLICY = {"budget_scale": 0.0}
 
 
 @pytest.fixture(scope="module")
-def comparison(cache_dir: Path) -> tuple[object, list[tuple[int, int, str]]]:
+def cache(cache_dir: Path) -> RunCache:
+    return RunCache(cache_dir)
+
+
+@pytest.fixture(scope="module")
+def comparison(cache: RunCache) -> tuple[object, list[tuple[int, int, str]]]:
     seen: list[tuple[int, int, str]] = []
-    res = run_explorer(_settings(**POLICY), cache=RunCache(cache_dir),
+    res = run_explorer(_settings(**POLICY), cache=cache,
                        on_progress=lambda d, t, m: seen.append((d, t, m)))
     return res, seen
 
@@ -195,6 +200,37 @@ def test_cache_reuses_stored_runs(comparison: tuple, cache_dir: Path) -> None:
     assert RunCache.key(scn, SEED, REPLICATES) in fresh
 
 
+def test_explorer_component_in_a_kernel(comparison: tuple, cache: RunCache) -> None:
+    """The Solara component as a notebook shows it (widgets in the kernel, no browser): its
+    controls start at the policy file's values, and Run shows the target table."""
+    _need_solara()
+    import ipyvuetify as v
+    import solara
+
+    from povsim.explore import Explorer
+
+    box, rc = solara.render(Explorer(scale=SCALE, replicates=REPLICATES, cache=cache,
+                                     run_on_start=False), handle_error=False)
+    try:
+        switches = rc.find(v.Switch).widgets
+        assert {s.label for s in switches} >= {"production", "relocation", "dibao", "medical"}
+        assert all(s.v_model is True for s in switches)  # the baseline file: every pathway on
+        slider = rc.find(v.Slider, label="budget.scale").widget
+        assert slider.v_model == 1.0
+        rc.find(v.Btn, children=["Run"]).widget.click()
+
+        def table() -> str | None:
+            for h in rc.find(solara.widgets.HTML).widgets:
+                if "povsim-targets" in (h.unsafe_innerHTML or ""):
+                    return str(h.unsafe_innerHTML)
+            return None
+
+        html = _wait(table, 60, "the target table in the kernel")
+        assert "All registered poor out" in html
+    finally:
+        rc.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # the command
 # ---------------------------------------------------------------------------------------------
@@ -208,12 +244,17 @@ def test_explore_without_solara_says_what_to_install(
     assert 'pip install "povsim[explore]"' in err and "Traceback" not in err
 
 
-def test_explore_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        cli.main(["explore", "--help"])
-    out = capsys.readouterr().out
+def test_explore_help_lists_the_options_and_imports_nothing_heavy() -> None:
+    """``povsim explore --help`` (like ``povsim --help``, which lists it) imports neither Solara
+    nor numpy: the command needs them only when it serves."""
+    code = ("import sys\nfrom povsim import cli\ntry:\n    cli.main(['explore', '--help'])\n"
+            "except SystemExit:\n    pass\nheavy = [m for m in ('solara', 'numpy', 'xarray', "
+            "'matplotlib', 'pandas') if m in sys.modules]\nprint('HEAVY=' + ','.join(heavy))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
     for opt in ("--port", "--host", "--no-browser", "--scale", "--replicates", "--cache"):
-        assert opt in out
+        assert opt in res.stdout, res.stderr
+    assert "HEAVY=\n" in res.stdout, res.stdout[-300:]
 
 
 # ---------------------------------------------------------------------------------------------

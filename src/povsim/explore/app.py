@@ -93,7 +93,7 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
         Run the initial comparison as soon as the page shows.
     """
     cache = cache or default_cache()
-    library = scenario_choices()
+    library = solara.use_memo(scenario_choices, [])
     choices = solara.use_reactive(list(library))
     baseline = solara.use_reactive("baseline" if "baseline" in library else library[0])
     policy_file = solara.use_reactive(policy)

@@ -337,9 +337,7 @@ class ExplorerResult:
     @property
     def interval(self) -> float:
         """Confidence level of the intervals (0.9)."""
-        return float(self.differences.attrs.get("level", 0.9)
-                     if "level" in self.differences.attrs else
-                     self.differences["diff_p_held"].attrs.get("level", 0.9))
+        return float(self.differences["diff_p_held"].attrs.get("level", 0.9))
 
     def describe(self) -> str:
         """One line: what the policy is, relative to which baseline, at what scale."""
