@@ -31,6 +31,9 @@ from povsim.errors import PovsimError
 from .core import (
     DEFAULT_REPLICATES,
     DEFAULT_SCALE,
+    ENV_CACHE,
+    ENV_REPLICATES,
+    ENV_SCALE,
     MERGE_YEARS,
     SCALES,
     ExplorerResult,
@@ -42,7 +45,6 @@ from .core import (
     run_explorer,
     scenario_choices,
 )
-from .server import ENV_CACHE, ENV_REPLICATES, ENV_SCALE
 
 __all__ = ["Explorer", "Page"]
 
@@ -119,13 +121,13 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
 
     solara.use_effect(reset_levers, [policy_file.value])
 
-    def settings() -> ExplorerSettings:
+    def settings(levers: tuple[float, str, dict[str, bool]] | None = None) -> ExplorerSettings:
+        money, year, on = levers or (budget.value, merge.value, switches.value)
         return ExplorerSettings(
             baseline=baseline.value, policy=policy_file.value,
-            budget_scale=round(float(budget.value), 4),
-            merge_year="never" if merge.value == "never" else int(merge.value),
-            pathways=dict(switches.value), scale=int(scale_r.value),
-            replicates=int(reps.value))
+            budget_scale=round(float(money), 4),
+            merge_year="never" if year == "never" else int(year),
+            pathways=dict(on), scale=int(scale_r.value), replicates=int(reps.value))
 
     def compute(s: ExplorerSettings) -> ExplorerResult:
         res = run_explorer(s, cache=cache,
@@ -136,8 +138,11 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
     task = solara.lab.use_task(compute, dependencies=None, raise_error=False)
 
     def start() -> None:
-        if run_on_start:
-            task(settings())
+        # the file's levers, not the controls': those are set by reset_levers in this same
+        # first render, after this function was made
+        levers = _file_levers(policy_file.value)
+        if run_on_start and not isinstance(levers, str):
+            task(settings(levers))
 
     solara.use_effect(start, [])
 
@@ -176,7 +181,9 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
                                        min=BUDGET_MIN, max=BUDGET_MAX, step=BUDGET_STEP,
                                        thumb_label="always")
                 solara.Select("dibao-poverty line merge year (lines.merge.year)",
-                              values=MERGE_CHOICES, value=merge, classes=["povsim-merge"])
+                              values=MERGE_CHOICES if merge.value in MERGE_CHOICES
+                              else [*MERGE_CHOICES, merge.value],
+                              value=merge, classes=["povsim-merge"])
                 solara.Text("pathways of the policy", classes=["povsim-note"])
                 for name in sorted(switches.value, key=list(switches.value).index):
                     solara.Switch(label=name.replace("_", " "), value=switches.value[name],
@@ -184,7 +191,8 @@ def Explorer(cache: RunCache | None = None, scale: int = DEFAULT_SCALE,
                                       {**switches.value, n: bool(on)}),
                                   classes=[f"povsim-pathway-{name}"])
                 solara.Select("population scale (1 in K households)",
-                              values=[str(k) for k in SCALES], value=scale_r,
+                              values=[str(k) for k in sorted({*SCALES, int(scale)},
+                                                             reverse=True)], value=scale_r,
                               classes=["povsim-scale"])
                 with solara.Div(classes=["povsim-replicates"], style="padding-top: 30px"):
                     solara.SliderInt("runs per scenario", value=reps, min=1, max=20,

@@ -70,6 +70,11 @@ DEFAULT_REPLICATES = 4
 #: years offered for the dibao-poverty line merge (两线合一, seed (七)): the campaign's years
 #: 2015-2020 of domain.md §1; "never" keeps the lines apart
 MERGE_YEARS: tuple[int, ...] = (2015, 2016, 2017, 2018, 2019, 2020)
+#: environment variables the served page reads its starting values from (set by
+#: :func:`povsim.explore.server.serve`)
+ENV_SCALE = "POVSIM_EXPLORE_SCALE"
+ENV_REPLICATES = "POVSIM_EXPLORE_REPLICATES"
+ENV_CACHE = "POVSIM_EXPLORE_CACHE"
 #: the control's value "as in the scenario file"
 AS_IN_FILE: Literal["file"] = "file"
 

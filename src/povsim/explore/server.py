@@ -14,6 +14,8 @@ from pathlib import Path
 
 from povsim.errors import PovsimError
 
+from .core import ENV_CACHE, ENV_REPLICATES, ENV_SCALE
+
 __all__ = ["APP", "ENV_CACHE", "ENV_REPLICATES", "ENV_SCALE", "INSTALL_HINT", "require_solara",
            "serve", "solara_arguments"]
 
@@ -21,10 +23,6 @@ __all__ = ["APP", "ENV_CACHE", "ENV_REPLICATES", "ENV_SCALE", "INSTALL_HINT", "r
 APP = "povsim.explore.app:Page"
 #: what to install when Solara is missing
 INSTALL_HINT = 'pip install "povsim[explore]"'
-#: environment variables the page reads its starting values from (set by :func:`serve`)
-ENV_SCALE = "POVSIM_EXPLORE_SCALE"
-ENV_REPLICATES = "POVSIM_EXPLORE_REPLICATES"
-ENV_CACHE = "POVSIM_EXPLORE_CACHE"
 #: Solara's settings that keep the page to itself: no usage statistics sent (its default sends
 #: them to a third party)
 QUIET_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
