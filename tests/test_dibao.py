@@ -293,3 +293,32 @@ def test_settle_months_changes_when_the_shortfall_is_paid() -> None:
         for _ in range(month - 5 + 1):  # through the step of ``month``
             model.step()
         assert hh.dibao_topup[i] == pytest.approx(expected, abs=1e-6), (settle, month)
+
+
+def test_a_floor_that_held_counts_as_stable_income() -> None:
+    """Dibao line merged in 2015 (2,855 = the poverty line). A labourless registered household
+    of 2 with 1,000 yuan of farm income and 1,800 of transfers, assessed at 1,500 per person, is
+    paid (2855 - 1500) × 2 = 2,710. In a lucky year (transitory factor 1.2) its income is
+    1200 + 1800 + 2710 = 5,710 = the floor × 2: the settlements pay nothing. Its stable income
+    without the floor would be 5710 - 1000 × 0.2 = 5,510 (2,755 per person, below the line);
+    the floor held, so verification reads 2,855 and the household exits."""
+    scn = scenario_from_yaml_string(FLOOR_SCENARIO).with_overrides({"lines.merge.year": 2015})
+    model = povsim.PovertyModel(scn)
+    hh = model.households
+    i = _floor_household(model)
+    hh.farm_base[i] = 1000.0
+    hh.other_transfers[i] = 1800.0
+    hh.water_household[i] = True
+    hh.schooling_ok[i] = True
+    model.step()  # January: planned and paid
+    assert hh.dibao_payment[i] == pytest.approx(2710.0)
+    # the year turns out lucky for this household
+    hh.transitory[i] = 1.2
+    hh.monthly_income[i] = (1000.0 * 1.2 + 1800.0 + 2710.0) / 12.0
+    hh.income_ytd[i] = hh.monthly_income[i]
+    for _ in range(11):
+        model.step()
+    assert hh.dibao_topup[i] == pytest.approx(0.0, abs=1e-6)
+    assert hh.pc_income[i] == pytest.approx(2855.0)
+    assert model.run_state.flows["exited"][i]
+    assert hh.exit_year[i] == 2015
