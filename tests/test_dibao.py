@@ -255,17 +255,18 @@ def _monitored_household(model: povsim.PovertyModel, exit_year: int) -> int:
 
 
 @pytest.mark.parametrize(("monitor", "years", "topup"), [
-    (True, None, 2 * 2855.0 - 4000.0),  # monitored: paid to the poverty line
-    (False, None, 0.0),  # no monitoring: falls back
-    (True, 1, 0.0),  # exited two years before 2015: no longer monitored
+    (2015, None, 2 * 2855.0 - 4000.0),  # monitored: paid to the poverty line
+    (None, None, 0.0),  # no monitoring: falls back
+    (2016, None, 0.0),  # monitoring starts after 2015: falls back
+    (2015, 1, 0.0),  # exited two years before 2015: no longer monitored
 ])
 def test_monitored_exited_household_is_helped_before_it_falls_back(
-        monitor: bool, years: int | None, topup: float) -> None:
+        monitor: int | None, years: int | None, topup: float) -> None:
     """Monitoring (seed (四) 动态化管理): an exited household near the line whose income falls
     to 2,000 per person (poverty line 2,855 in 2015) is paid the shortfall (2855 × 2 - 4000 =
     1,710 over the year) and does not return; unmonitored it falls below the line."""
     scn = scenario_from_yaml_string(FLOOR_SCENARIO).with_overrides(
-        {"pathways.dibao.monitor_exited": monitor, "pathways.dibao.monitor_years": years})
+        {"pathways.dibao.monitor_from": monitor, "pathways.dibao.monitor_years": years})
     model = povsim.PovertyModel(scn)
     hh = model.households
     i = _monitored_household(model, exit_year=2013)

@@ -90,7 +90,7 @@ dynamic_overrides = st.fixed_dictionaries(
         "pathways.dibao.settle_months": st.sampled_from([None, 1, 2, 3, 4, 6, 12]),
         "pathways.dibao.floor_margin": st.floats(0.0, 0.5),
         "pathways.dibao.covers_medical": st.booleans(),
-        "pathways.dibao.monitor_exited": st.booleans(),
+        "pathways.dibao.monitor_from": st.sampled_from([None, 2015, 2017, 2020]),
         "pathways.dibao.monitor_band": st.floats(0.0, 2.0),
         "pathways.dibao.monitor_years": st.sampled_from([None, 1, 2, 4]),
     }

@@ -16,7 +16,8 @@ month no longer pushes an enrolled household below the floor; the year-end settl
 year's income reach it. Verification reads the floor as part of the household's stable income
 (column ``dibao_floor``).
 
-**Monitoring** (seed (四) 动态化管理, (二十三) 保持扶贫政策不变). Exited households off the
+**Monitoring** (seed (四) 动态化管理, (二十三) 保持扶贫政策不变). From ``monitor_from``
+(2020, when the national monitoring of households at risk began) exited households off the
 register whose last per-capita net income was below ``(1 + monitor_band) × poverty line``
 (and, with ``monitor_years``, that exited at most that many years ago) are monitored: at the
 same settlements they are paid the shortfall to the poverty line (temporary assistance from the
@@ -136,20 +137,21 @@ class DibaoPathway(Pathway):
         hh.dibao_enrolled[idx] = True
         hh.dibao_payment[idx] = gap * months_left / 12.0
         hh.disability_payment[idx] = disab * months_left / 12.0
-        dib = idx[self._dibao_eligible(ctx)[idx]]
-        hh.dibao_floor[dib] = ctx.dibao_line * self._floor
+        if self.config.settle_months is not None:  # no settlement: no floor
+            dib = idx[self._dibao_eligible(ctx)[idx]]
+            hh.dibao_floor[dib] = ctx.dibao_line * self._floor
 
     # -- the floor and the monitoring ----------------------------------------------------
     def monitored(self, ctx: Context) -> np.ndarray:
         """Exited households off the register that are monitored this year (a mask).
 
-        Monitored: exited (``exit_year >= 0``), not registered, last assessed per-capita net
-        income below ``(1 + monitor_band) × poverty line`` and, with ``monitor_years``, exited
+        Monitored, from the year ``monitor_from``: exited (``exit_year >= 0``), not registered,
+        last assessed per-capita net income below ``(1 + monitor_band) × poverty line`` and, with ``monitor_years``, exited
         at most that many years ago.
         """
         hh = ctx.households
         cfg = self.config
-        if not cfg.monitor_exited:
+        if cfg.monitor_from is None or ctx.year < cfg.monitor_from:
             return np.zeros(hh.n, dtype=bool)
         mask = (~hh.registered) & (hh.exit_year >= 0)
         mask &= hh.pc_income < ctx.poverty_line * (1.0 + cfg.monitor_band)

@@ -845,11 +845,18 @@ class Dibao(PathwayConfig):
         "a hospital stay after the medical-aid layers counts against its income, so a bill does "
         "not push it below the floor",
     )
-    monitor_exited: bool = param(
-        True,
-        "seed (四) 动态化管理 and (二十三) 保持扶贫政策不变: exited households near the line are "
-        "monitored and, when their income falls short of the poverty line, paid the shortfall "
-        "(temporary assistance from the dibao envelope) before they fall back onto the register",
+    monitor_from: int | None = param(
+        2020,
+        "seed (四) 动态化管理 and (二十三) 保持扶贫政策不变: from this year exited households near "
+        "the line are monitored and, when their income falls short of the poverty line, paid the "
+        "shortfall (temporary assistance from the dibao envelope) before they fall back onto the "
+        "register. causes_health_return.csv: new_at_risk_or_edge_monitored_increase China 2020 "
+        "(the national monitoring of households at risk of returning); before it returns were "
+        "re-counted, returned_to_poverty China 2016 (over 600,000, about 1.1 % of the 55.75 M "
+        "poor of 2015, national_series.csv). null: never",
+        unit="year",
+        ge=1900,
+        le=2100,
     )
     monitor_band: float = param(
         0.5,
