@@ -254,19 +254,21 @@ def _monitored_household(model: povsim.PovertyModel, exit_year: int) -> int:
     return i
 
 
-@pytest.mark.parametrize(("monitor", "years", "topup"), [
-    (2015, None, 2 * 2855.0 - 4000.0),  # monitored: paid to the poverty line
-    (None, None, 0.0),  # no monitoring: falls back
-    (2016, None, 0.0),  # monitoring starts after 2015: falls back
-    (2015, 1, 0.0),  # exited two years before 2015: no longer monitored
+@pytest.mark.parametrize(("monitor", "years", "band", "topup"), [
+    (2015, None, 0.5, 2 * 2855.0 - 4000.0),  # monitored: paid to the poverty line
+    (None, None, 0.5, 0.0),  # no monitoring: falls back
+    (2016, None, 0.5, 0.0),  # monitoring starts after 2015: falls back
+    (2015, 1, 0.5, 0.0),  # exited two years before 2015: no longer monitored
+    (2015, None, 0.0, 0.0),  # last year's 3,000 per person is above 1.0 × 2,855: not monitored
 ])
 def test_monitored_exited_household_is_helped_before_it_falls_back(
-        monitor: int | None, years: int | None, topup: float) -> None:
+        monitor: int | None, years: int | None, band: float, topup: float) -> None:
     """Monitoring (seed (四) 动态化管理): an exited household near the line whose income falls
     to 2,000 per person (poverty line 2,855 in 2015) is paid the shortfall (2855 × 2 - 4000 =
     1,710 over the year) and does not return; unmonitored it falls below the line."""
     scn = scenario_from_yaml_string(FLOOR_SCENARIO).with_overrides(
-        {"pathways.dibao.monitor_from": monitor, "pathways.dibao.monitor_years": years})
+        {"pathways.dibao.monitor_from": monitor, "pathways.dibao.monitor_years": years,
+         "pathways.dibao.monitor_band": band})
     model = povsim.PovertyModel(scn)
     hh = model.households
     i = _monitored_household(model, exit_year=2013)
