@@ -19,6 +19,7 @@ Runs go through the ensemble layer (:func:`povsim.ensembles.execute`): a local d
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,8 @@ def _summaries(runs: xr.Dataset, interval: float) -> xr.Dataset:
         total = da.rename(f"{var}_total")
         total.attrs = {"units": units, "description": f"{what}, all regions, every replicate"}
         v = np.asarray(da.transpose("replicate", "year").values, dtype=float)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # flows of 2014 (the start): NaN
             q = np.nanquantile(v, levels, axis=0) if np.isfinite(v).any() else \
                 np.full((3, v.shape[1]), np.nan)
         band = xr.DataArray(q, dims=("band", "year"), coords={"year": da["year"].values},
@@ -217,7 +219,8 @@ def hindcast(
         parameters as coordinates ``param_<key>``, e.g.
         ``param_shocks_illness_rate`` with the dotted key in its ``key`` attribute), plus, for each of
         :data:`HINDCAST_VARIABLES`, ``<var>_total`` (all regions, per replicate), ``<var>_band``
-        (``band, year``: low, median, high) and ``<var>_mean`` (``year``), restricted to 2015–2020.
+        (``band, year``: low, median, high) and ``<var>_mean`` (``year``) over every year of the
+        runs (2014, the start, has the stocks only; :func:`format_hindcast` prints 2015–2020).
 
     Raises
     ------
@@ -286,8 +289,7 @@ def hindcast(
                 description=f"runs ({what})", security=security, dashboard=dashboard)
         raw = load(path, in_memory=True)
         runs = _tidy(raw, draws)
-        window = runs.sel(year=slice(*HINDCAST_YEARS))
-        result = xr.merge([runs, _summaries(window, float(interval))], compat="override",
+        result = xr.merge([runs, _summaries(runs, float(interval))], compat="override",
                           join="outer", combine_attrs="override")
         result.attrs = {
             "title": f"povsim hindcast of {scenario.name}",

@@ -26,7 +26,7 @@ import numpy as np
 from povsim.errors import PovsimError
 from povsim.scenario import Scenario, load_scenario
 
-__all__ = ["DEFAULT_SCALES", "format_scale_bias", "measures_of_run", "scale_bias"]
+__all__ = ["DEFAULT_SCALES", "bias_table", "format_scale_bias", "measures_of_run", "scale_bias"]
 
 #: the scales compared by default (issue 7: 1:1000, 1:100, 1:10; 1:1 on request)
 DEFAULT_SCALES = (1000, 100, 10)
@@ -94,8 +94,6 @@ def scale_bias(
         ``z`` (difference from the reference scale over the combined standard error) and
         ``seconds`` (mean run time at that scale, indicative).
     """
-    import pandas as pd
-
     from povsim.calibration.targets import load_targets
     from povsim.ensembles.execution import Runner
     from povsim.progress import tqdm_class
@@ -147,7 +145,27 @@ def scale_bias(
                 f.release()
                 bar.update(1)
     bar.close()
-    names = [n for n in results[jobs[0]] if not n.startswith("_")]
+    return bias_table(results, scales, replicates)
+
+
+def bias_table(results: dict[tuple[int, int], dict[str, float]], scales: Sequence[int],
+               replicates: int) -> Any:
+    """The table of :func:`scale_bias` from the measures of every run.
+
+    Parameters
+    ----------
+    results
+        ``{(scale, replicate): {measure: value, "_seconds": run time}}``.
+    scales
+        The scales, the reference (finest) last.
+    replicates
+        Replicates per scale.
+    """
+    import pandas as pd
+
+    scales = [int(k) for k in scales]
+    first = results[(scales[0], 0)]
+    names = [n for n in first if not n.startswith("_")]
     ref = scales[-1]
     rows = []
     for name in names:

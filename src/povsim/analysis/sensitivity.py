@@ -143,8 +143,8 @@ class SensitivityResult:
     selected
         The parameters (dotted keys) the Sobol stage was run on.
     morris_outputs, sobol_outputs
-        The outputs at every design point (``{name: array}``), and the design values
-        (``"values"``: rows x parameters).
+        The outputs at every design point (``{name: array}``), the parameter values
+        (``"values"``: rows x parameters) and the design in [0, 1] (``"design"``).
     files
         Files written (``table``, ``figure``, ``morris``, ``sobol``).
     runs
@@ -383,7 +383,9 @@ def sensitivity(
                              "ST_high": st_hi[j], "rank": int(rank[j]),
                              "units": SENSITIVITY_OUTPUTS[name][0]})
         y_s["values"] = x_s
+        y_s["design"] = u_s
     y_m["values"] = x_m
+    y_m["design"] = u_m
     table = pd.DataFrame(rows)
     settings = {"scenario": scenario.name, "priors": prior_file, "replicates": replicates,
                 "trajectories": trajectories, "levels": levels, "top": top,
