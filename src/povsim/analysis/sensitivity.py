@@ -13,9 +13,9 @@ works in two stages, both on the ensemble layer (dask, common random numbers, re
    scenario's own values; first-order ``S1`` and total ``ST`` with bootstrap intervals.
 
 Every parameter moves over its prior's probability mass, not its raw range: a design value
-``u`` in [0, 1] maps to the prior quantile between the prior's :meth:`~povsim.calibration.Prior.
-bounds` (the support, or the 1 % and 99 % quantiles of an unbounded prior). Effects are thus
-per unit of prior quantile and comparable between parameters.
+``u`` in [0, 1] maps to the prior's quantile ``0.01 + 0.98 u`` (a uniform prior: its whole range,
+quantile ``u``), see :func:`to_values`. Effects are thus per unit of prior quantile and
+comparable between parameters.
 
 The outputs (:data:`SENSITIVITY_OUTPUTS`) are replicate means under common random numbers:
 the 2020 registered-poor stock, P(all registered poor out by 2020) (the share of replicates in
@@ -51,6 +51,9 @@ SENSITIVITY_OUTPUTS: dict[str, tuple[str, str]] = {
     "total_cost": ("yuan", "money spent, all years (replicate mean)"),
 }
 _YEAR = 2020  # seed (三): all out by 2020
+#: the part of a non-uniform prior the design covers (assumption: its central 98 %; the
+#: support's ends — an income gain of 0, a success rate of 0 — have no prior weight near them)
+_CENTRAL = (0.01, 0.99)
 
 
 def _salib() -> Any:
@@ -74,16 +77,15 @@ def _problem(names: Sequence[str]) -> dict[str, Any]:
 def to_values(priors: Sequence[Any], u: np.ndarray) -> np.ndarray:
     """Design values ``u`` in [0, 1] (one column per prior) -> parameter values.
 
-    ``u`` is the prior's cumulative probability rescaled to the prior's bounds: 0 is the lower
-    bound, 1 the upper and 0.5 the median of the prior truncated to them.
+    ``u`` is the prior's cumulative probability rescaled to its central 98 % (:data:`_CENTRAL`):
+    0 is the 1 % quantile, 0.5 the median, 1 the 99 % quantile; for a uniform prior, its whole
+    range (0 the lower bound, 1 the upper).
     """
     u = np.atleast_2d(np.asarray(u, dtype=float))
     out = np.empty_like(u)
     for j, p in enumerate(priors):
-        lo, hi = p.bounds()
-        f_lo, f_hi = float(p.distribution.cdf(lo)), float(p.distribution.cdf(hi))
-        x = p.distribution.ppf(f_lo + np.clip(u[:, j], 0, 1) * (f_hi - f_lo))
-        out[:, j] = np.clip(x, lo, hi)
+        f_lo, f_hi = (0.0, 1.0) if p.kind == "uniform" else _CENTRAL
+        out[:, j] = p.distribution.ppf(f_lo + np.clip(u[:, j], 0, 1) * (f_hi - f_lo))
     return out
 
 
