@@ -221,7 +221,8 @@ def format_scale_bias(table: Any) -> str:
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     n = int(table["n"].max())
     out = [f"Scale bias: mean ± standard error over {n} replicates (same seeds at every scale); "
-           f"z = (mean - mean at 1:{ref}) / combined SE, * = |z| > 2",
+           f"z = (mean - mean at 1:{ref}) / combined SE, * = |z| > 2 (inf: no replicate "
+           "noise at either scale, and the values differ)",
            "  ".join(h.ljust(w) for h, w in zip(head, widths)),
            "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
