@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _support import SCENARIOS, SMALL_SCALE
+from _support import SCENARIOS
 
 from povsim.analysis.sensitivity import (SENSITIVITY_OUTPUTS, format_sensitivity, sensitivity,
                                          to_values)
@@ -17,6 +17,8 @@ from povsim.cli import main
 from povsim.errors import PovsimError, ScenarioError
 
 BASELINE = SCENARIOS / "baseline.yaml"
+#: the mechanics (designs, stores, indices) do not need many households: 1 in 8,000
+SMALL_SCALE = 8000
 PRIORS = {"priors": [
     {"key": "population.income_growth", "distribution": "uniform",
      "params": {"lower": 0.04, "upper": 0.14}, "basis": "test"},
