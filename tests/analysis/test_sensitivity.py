@@ -134,6 +134,12 @@ def test_bad_counts(option: str, kwargs: dict, tmp_path: Path) -> None:
                               f"{next(iter(kwargs.values()))!r}")
 
 
+def test_bad_figure_is_refused_before_any_run(tmp_path: Path) -> None:
+    with pytest.raises(PovsimError, match=r"--figure: unsupported file type '.txt'"):
+        sensitivity(BASELINE, priors=_write_priors(tmp_path / "p.yaml"), workers=1,
+                    figure=tmp_path / "f.txt")
+
+
 @pytest.mark.slow
 @pytest.mark.cluster
 def test_sensitivity_of_the_full_priors_on_a_local_cluster(tmp_path: Path) -> None:

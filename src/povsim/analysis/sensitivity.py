@@ -285,6 +285,10 @@ def sensitivity(
     bootstrap = _check_int("--bootstrap", bootstrap, 10)
     if not 0 < float(level) < 1:
         raise PovsimError(f"--level must be between 0 and 1, got {level}")
+    if figure is not None:  # checked before any run
+        from povsim.ensembles.cli import _check_figure
+
+        _check_figure(str(figure))
     prior_file = "<priors>"
     if isinstance(priors, (str, Path)):
         prior_file = str(priors)
@@ -478,6 +482,9 @@ def plot_sensitivity(result: SensitivityResult, path: str | Path | None = None) 
                 alpha=0.8, capsize=2)
         ax.set_yticks(y)
         ax.set_yticklabels(m["parameter"], fontsize=6)
+        if not (m["mu_star"].fillna(0) > 0).any():
+            ax.text(0.5, 0.5, "the output does not vary\nover the design", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8, color="0.4")
         ax.set_title(f"Morris mu*: {name}\n({SENSITIVITY_OUTPUTS[name][0]})", fontsize=9)
         ax.grid(alpha=0.3, axis="x")
         panel_letter(ax, "abcdefgh"[k])
@@ -493,6 +500,10 @@ def plot_sensitivity(result: SensitivityResult, path: str | Path | None = None) 
                         xerr=np.clip(np.nan_to_num(e), 0, None), capsize=2)
             ax.set_yticks(y)
             ax.set_yticklabels(s["parameter"], fontsize=6)
+            if not s["ST"].notna().any():
+                ax.text(0.5, 0.5, "no variance to apportion\n(the output does not vary)",
+                        ha="center", va="center", transform=ax.transAxes, fontsize=8,
+                        color="0.4")
             ax.set_xlim(left=min(0.0, float(np.nanmin(s[["S1_low", "ST_low"]].to_numpy(float)))
                              if s[["S1_low", "ST_low"]].notna().any().any() else 0.0))
             ax.set_title(f"Sobol: {name}", fontsize=9)
