@@ -1,6 +1,7 @@
 """The package imports only downward: scenario → population → money → the components' context →
-components → the engine's layers → model → plotting → ensembles → calibration → report → command
-line and explorer (STYLE.md's layout). Every import counts — inside functions and under
+"""The package imports only downward: scenario → population → money → the components' context →
+components → the engine's layers → model → plotting → ensembles → calibration → analysis → report
+→ command line and explorer (STYLE.md's layout). Every import counts — inside functions and under
 ``TYPE_CHECKING`` (type hints) too — and must point down, except the explicit lazy imports listed
 in ALLOWED_UP; and no two modules import each other, directly or through others."""
 
@@ -27,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"plotting"},
     {"ensembles"},
     {"calibration"},
+    {"analysis"},
     {"report"},
     {"cli", "commands", "testing", "__init__", "explore"},
 ]

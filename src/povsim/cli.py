@@ -203,6 +203,9 @@ def _parser() -> argparse.ArgumentParser:
     from povsim.calibration.cli import add_command as add_calibrate
 
     add_calibrate(sub)
+    from povsim.analysis.cli import add_commands as add_analysis
+
+    add_analysis(sub)
     from povsim.explore.cli import add_command as add_explore
 
     add_explore(sub)
