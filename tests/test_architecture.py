@@ -1,5 +1,4 @@
 """The package imports only downward: scenario → population → money → the components' context →
-"""The package imports only downward: scenario → population → money → the components' context →
 components → the engine's layers → model → plotting → ensembles → calibration → analysis → report
 → command line and explorer (STYLE.md's layout). Every import counts — inside functions and under
 ``TYPE_CHECKING`` (type hints) too — and must point down, except the explicit lazy imports listed
