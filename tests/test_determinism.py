@@ -86,3 +86,18 @@ def test_bad_seed_rejected(small_scenario: Scenario, bad: object) -> None:
     """A negative, fractional or boolean seed is refused rather than silently used."""
     with pytest.raises(povsim.PovsimError, match="non-negative integer"):
         povsim.PovertyModel(small_scenario, seed=bad)  # type: ignore[arg-type]
+
+
+def test_draws_made_ahead_in_a_thread_are_the_same(small_scenario: Scenario,
+                                                   baseline_ds: xr.Dataset,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Next month's illness draws made in the helper thread (large tables) change nothing."""
+    import povsim.context as context
+
+    monkeypatch.setattr(context, "PREFETCH_ROWS", 1)
+    model = povsim.PovertyModel(small_scenario)
+    model.step()
+    assert any(k[0] == "illness" and k[1] == (1,) for k in model.run_state._prefetched)
+    while model.running:
+        model.step()
+    xr.testing.assert_identical(model.results(), baseline_ds)
