@@ -315,11 +315,16 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
             for name, dtype, _, _ in COLUMNS if name not in _DERIVED}
     village_rows: list[tuple[int, bool, float, int]] = []  # county, poor, weight, n_households
     start = 0
-    for plan in plans:
-        stop = start + plan.n
-        for name, values in _draw_group(scn, streams, plan).items():
-            cols[name][start:stop] = values
-        start = stop
+    block: list[dict[str, Any]] = []
+    block_rows = 0
+    for i, plan in enumerate(plans):
+        block.append(_draw_group(scn, streams, plan))
+        block_rows += plan.n
+        if block_rows >= _BLOCK_ROWS or i == len(plans) - 1:
+            stop = start + block_rows
+            for name, values in _derive(scn, block).items():
+                cols[name][start:stop] = values
+            start, block, block_rows = stop, [], 0
         # villages: split the group's households evenly over its simulated villages
         g, n, m = plan.group, plan.n, plan.group.sim_villages
         counts = np.full(m, n // m)
@@ -361,8 +366,14 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
     return SyntheticPopulation(hh, places, K, target_total)
 
 
+#: Rows of consecutive groups whose columns are computed together (assumption: 1 Mi rows keep
+#: the block's temporaries (the composition and housing uniforms, ~100 MB) small against the
+#: full-scale table, while a 1:100 population is a single block)
+_BLOCK_ROWS = 1 << 20
+
+
 def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, np.ndarray]:
-    """Draw the households of one group: every column of :data:`COLUMNS` but the derived ones.
+    """Draw the households of one group from its streams (the group's sequential part).
 
     Parameters
     ----------
@@ -376,7 +387,9 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     Returns
     -------
     dict
-        Column name → values for the group's ``plan.n`` households.
+        What the group's own streams decide, for its ``plan.n`` households: the county, the
+        household sizes, incomes and registration, the composition and housing uniforms and
+        the numbers of elderly and children; :func:`_derive` computes the columns from them.
     """
     pop = scn.population
     comp = pop.composition
@@ -463,8 +476,53 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
             size[step] += 1
             short -= step.size
 
-    # composition
+    # composition: the draws (in the group's stream order); the arithmetic is in _derive
     u_comp = rng_comp.random((n, 6))
+    n_elderly = rng_comp.binomial(size, comp.elderly_share)
+    n_children = rng_comp.binomial(size - n_elderly, comp.child_share)
+    u_house = rng_house.random((n, 3))
+    return {
+        "county": np.full(n, g.county),
+        "hazard_share": np.full(n, plan.hazard_share),
+        "size": size,
+        "registered": registered,
+        "log_base": log_base,
+        "z": z,
+        "eps_t": eps_t,
+        "pc_income": pc_income,
+        "u_comp": u_comp,
+        "n_elderly": n_elderly,
+        "n_children": n_children,
+        "u_house": u_house,
+    }
+
+
+def _derive(scn: Scenario, groups: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Every column of :data:`COLUMNS` but the derived ones, for consecutive groups at once.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    groups
+        :func:`_draw_group`'s results of consecutive groups (a block of rows).
+
+    Returns
+    -------
+    dict
+        Column name → values for the block's households. The arithmetic is elementwise, so a
+        block gives the numbers each group would give on its own.
+    """
+    pop = scn.population
+    comp = pop.composition
+    pension = at(pop.pension_monthly, scn.calendar.base_year) * 12.0
+    d = {k: (np.concatenate([g[k] for g in groups]) if len(groups) > 1 else groups[0][k])
+         for k in groups[0]}
+    n = d["size"].size
+    size, registered, u_comp, u_house = d["size"], d["registered"], d["u_comp"], d["u_house"]
+    n_elderly, n_children = d["n_elderly"], d["n_children"]
+    log_base, z, eps_t, pc_income = d["log_base"], d["z"], d["eps_t"], d["pc_income"]
+    # composition
     cause = np.full(n, -1, dtype=np.int8)
     cu = u_comp[:, 0]
     c_ill = pop.illness_cause_share
@@ -477,8 +535,6 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
                          u_comp[:, 1] < comp.nonregistered_no_labour)
     cause_reg = np.where(registered & no_labour & (cause_reg == 4), 3, cause_reg)
     cause = np.where(registered, cause_reg, cause).astype(np.int8)
-    n_elderly = rng_comp.binomial(size, comp.elderly_share)
-    n_children = rng_comp.binomial(size - n_elderly, comp.child_share)
     adults = size - n_elderly - n_children
     # a household with labour needs at least one working-age adult
     fix = (~no_labour) & (adults == 0)
@@ -496,11 +552,10 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     insured = u_comp[:, 5] >= pop.uninsured_share
 
     # housing
-    u_house = rng_house.random((n, 3))
     hazard = np.where(
         registered,
-        (u_house[:, 0] < plan.hazard_share) | (cause == 2),
-        u_house[:, 0] < plan.hazard_share * comp.nonregistered_hazard_factor,
+        (u_house[:, 0] < d["hazard_share"]) | (cause == 2),
+        u_house[:, 0] < d["hazard_share"] * comp.nonregistered_hazard_factor,
     )
     willing = u_house[:, 1] < pop.willing_to_move
     dangerous = np.where(
@@ -523,7 +578,7 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     transitory = np.exp(eps_t)
 
     return {
-        "county": np.full(n, g.county),
+        "county": d["county"],
         "size": size,
         "n_labour": n_labour,
         "n_elderly": n_elderly,
