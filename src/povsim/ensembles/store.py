@@ -756,10 +756,11 @@ class EnsembleStore:
         names, coords, shapes = self._layout(plan.group, dim)
         aligned = self._align(run, coords)
         values = []
+        variables = aligned.variables  # Variables, not DataArrays: no coordinates to build
         for name in names:
             dims, shape = shapes[name]
-            if name in aligned:
-                vals = np.asarray(aligned[name].transpose(*dims).values, dtype=np.float64)
+            if name in variables:
+                vals = np.asarray(variables[name].transpose(*dims).values, dtype=np.float64)
             else:
                 vals = np.full(shape, np.nan)
             values.append((name, vals))
