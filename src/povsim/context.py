@@ -76,6 +76,17 @@ def _prefetcher() -> ThreadPoolExecutor:
         return _PREFETCHER
 
 
+def _forget_prefetcher() -> None:
+    """In a forked child the parent's helper thread does not exist: start a new one if needed."""
+    global _PREFETCHER, _PREFETCHER_LOCK
+    _PREFETCHER = None
+    _PREFETCHER_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_prefetcher)
+
+
 def checked_default() -> bool:
     """Whether models are checked unless told otherwise (``POVSIM_CHECKED=1``)."""
     return os.environ.get("POVSIM_CHECKED", "") not in ("", "0")
@@ -204,11 +215,20 @@ class RunState:
                 del self._prefetched[old]  # a stream not drawn again: its draws are dropped
             nxt = (name, (self.month + 1,), code)
             if nxt not in self._prefetched:
-                self._prefetched[nxt] = _prefetcher().submit(self._draw, name, nxt[1], dtype)
+                # the array is allocated here, not in the helper thread: memory freed by this
+                # thread then returns to this thread's allocator arena and is reused
+                buf = np.empty(n, dtype=dtype)
+                self._prefetched[nxt] = _prefetcher().submit(self._draw, name, nxt[1], dtype,
+                                                             buf)
         return out
 
-    def _draw(self, name: str, keys: tuple[int, ...], dtype: Any) -> np.ndarray:
-        return self.streams.get(name, *keys).random(self.households.n, dtype=dtype)
+    def _draw(self, name: str, keys: tuple[int, ...], dtype: Any,
+              out: np.ndarray | None = None) -> np.ndarray:
+        gen = self.streams.get(name, *keys)
+        if out is None:
+            return gen.random(self.households.n, dtype=dtype)
+        gen.random(dtype=dtype, out=out)
+        return out
 
     # -- components ------------------------------------------------------------------------
     def attach(self, components: list[Any]) -> None:
