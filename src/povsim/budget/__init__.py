@@ -5,9 +5,12 @@
 * :mod:`~povsim.budget.ledger` — what was available, committed and spent (counties × pathways ×
   sources), refusing to overspend;
 * :mod:`~povsim.budget.rationing` — pay in priority order until the money or the capacity runs
-  out, used by every pathway and the services programme.
+  out, used by every pathway and the services programme;
+* :mod:`~povsim.budget.capacity` — the capacity money buys (sites, training places): units
+  bought = money / unit cost, at most an optional hard cap.
 """
 
+from povsim.budget.capacity import bought, buy
 from povsim.budget.envelopes import envelope_weights
 from povsim.budget.ledger import KINDS, Ledger
 from povsim.budget.rationing import PRIORITIES, Rationed, priority_order, ration, segment_cumsum
@@ -18,6 +21,8 @@ __all__ = [
     "PRIORITIES",
     "Ledger",
     "Rationed",
+    "bought",
+    "buy",
     "county_split",
     "envelope_weights",
     "priority_order",

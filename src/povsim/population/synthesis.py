@@ -366,6 +366,43 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
     return SyntheticPopulation(hh, places, K, target_total)
 
 
+def hazard_probability(share: float | np.ndarray, disaster_share: float, disaster: np.ndarray
+                       ) -> np.ndarray:
+    """Probability that a registered household lives in a hazard zone, disaster cause first.
+
+    Disaster-cause households fill the region's hazard-zone ``share`` first; the rest of the
+    share goes to the other registered households. Over the register the expected hazard-zone
+    share is exactly ``share``.
+
+    Parameters
+    ----------
+    share
+        The region's hazard-zone share of registered households (``hazard_zone_share``): one
+        value, or one per household.
+    disaster_share
+        Share of registered households whose primary cause is disaster
+        (``population.disaster_cause_share``).
+    disaster
+        One flag per household: primary cause disaster.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``min(1, share / d)`` for disaster-cause households and ``max(0, share - d) / (1 - d)``
+        for the others, with ``d = disaster_share``.
+
+    Examples
+    --------
+    >>> hazard_probability(0.3, 0.1, np.array([True, False])).round(4).tolist()
+    [1.0, 0.2222]
+    """
+    d = float(disaster_share)
+    share_ = np.asarray(share, dtype=np.float64)  # one share, or one per household
+    p_dis = np.minimum(1.0, share_ / d) if d > 0 else np.ones_like(share_)
+    p_other = np.maximum(share_ - d, 0.0) / (1.0 - d) if d < 1 else np.zeros_like(share_)
+    return np.where(disaster, p_dis, p_other)
+
+
 #: Rows of consecutive groups whose columns are computed together (assumption: blocks of at
 #: least 16 Ki rows take the per-group Python overhead out of small groups (a 1:100 population
 #: is about five blocks) while the temporaries stay of a group's size, as before: with 1 Mi-row
@@ -552,10 +589,12 @@ def _derive(scn: Scenario, groups: list[dict[str, Any]]) -> dict[str, np.ndarray
     schooling_ok = ~(has_children & (u_comp[:, 4] < pop.schooling_gap_share))
     insured = u_comp[:, 5] >= pop.uninsured_share
 
-    # housing
+    # housing: the registered hazard-zone share is the region's (chosen to match the sourced
+    # relocation total); disaster-cause households are drawn first within it, not added on top
     hazard = np.where(
         registered,
-        (u_house[:, 0] < d["hazard_share"]) | (cause == 2),
+        u_house[:, 0] < hazard_probability(d["hazard_share"], pop.disaster_cause_share,
+                                           cause == 2),
         u_house[:, 0] < d["hazard_share"] * comp.nonregistered_hazard_factor,
     )
     willing = u_house[:, 1] < pop.willing_to_move
