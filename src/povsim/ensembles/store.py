@@ -799,7 +799,13 @@ class EnsembleStore:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # the usual case: no event loop in this thread
-            asyncio.run(put())
+            # a loop of our own rather than asyncio.run, whose Ctrl-C handler only cancels the
+            # writes: a Ctrl-C arriving as they finish was then lost and the sweep ran on
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(put())
+            finally:
+                loop.close()
             return
         # called from inside an event loop (e.g. a notebook): run the writes in a thread
         import concurrent.futures
