@@ -86,3 +86,40 @@ def test_bad_seed_rejected(small_scenario: Scenario, bad: object) -> None:
     """A negative, fractional or boolean seed is refused rather than silently used."""
     with pytest.raises(povsim.PovsimError, match="non-negative integer"):
         povsim.PovertyModel(small_scenario, seed=bad)  # type: ignore[arg-type]
+
+
+def test_draws_made_ahead_in_a_thread_are_the_same(small_scenario: Scenario,
+                                                   baseline_ds: xr.Dataset,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Next month's illness draws made in the helper thread (large tables) change nothing."""
+    import povsim.context as context
+
+    monkeypatch.setattr(context, "PREFETCH_ROWS", 1)
+    model = povsim.PovertyModel(small_scenario)
+    model.step()
+    assert any(k[0] == "illness" and k[1] == (1,) for k in model.run_state._prefetched)
+    while model.running:
+        model.step()
+    xr.testing.assert_identical(model.results(), baseline_ds)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_child_draws_ahead_with_a_thread_of_its_own() -> None:
+    """A child forked after the helper thread started gets a new one (the parent's thread
+    does not exist in the child: drawing ahead would wait for it forever)."""
+    import os
+
+    import povsim.context as context
+
+    context._prefetcher().submit(int).result()  # the parent's thread exists
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if a draw made ahead completes
+        code = 1
+        try:
+            code = 0 if context._prefetcher().submit(lambda: 7).result(timeout=20) == 7 else 1
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -23,6 +23,8 @@ every component.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,34 @@ STATE: dict[str, str] = {
     "place_exits": "village and county exits and the county assessment statistics",
     "plan": "this year's households served and waiting, for every pathway",
 }
+
+
+#: Rows from which :meth:`RunState.draws` draws next month's uniforms in a helper thread
+#: (assumption: below a million rows a month's draws take a few milliseconds, less than is
+#: worth handing to a thread; the full-scale table has 7.7 million).
+PREFETCH_ROWS = 1_000_000
+_PREFETCHER: ThreadPoolExecutor | None = None
+_PREFETCHER_LOCK = threading.Lock()
+
+
+def _prefetcher() -> ThreadPoolExecutor:
+    """The process's one helper thread for drawing uniforms ahead (created when first used)."""
+    global _PREFETCHER
+    with _PREFETCHER_LOCK:
+        if _PREFETCHER is None:
+            _PREFETCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="povsim-draws")
+        return _PREFETCHER
+
+
+def _forget_prefetcher() -> None:
+    """In a forked child the parent's helper thread does not exist: start a new one if needed."""
+    global _PREFETCHER, _PREFETCHER_LOCK
+    _PREFETCHER = None
+    _PREFETCHER_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_prefetcher)
 
 
 def checked_default() -> bool:
@@ -140,6 +170,8 @@ class RunState:
     contexts: dict[str, Context] = field(default_factory=dict)
     queue: dict[int, list[tuple[Any, np.ndarray]]] = field(default_factory=dict)
     _frames: list[Any] = field(default_factory=list)
+    #: next month's draws of month-keyed streams, being drawn in a helper thread (:meth:`draws`)
+    _prefetched: dict[tuple[Any, ...], Future[np.ndarray]] = field(default_factory=dict)
 
     @property
     def calendar(self) -> Any:
@@ -170,8 +202,38 @@ class RunState:
         return out
 
     def draws(self, name: str, *keys: int, dtype: Any = np.float32) -> np.ndarray:
-        """One uniform per household for process ``name`` at ``keys`` (common random numbers)."""
-        return self.streams.get(name, *keys).random(self.households.n, dtype=dtype)
+        """One uniform per household for process ``name`` at ``keys`` (common random numbers).
+
+        A stream keyed by the current month alone (the illness shock's ``illness``, month) is
+        drawn again next month: in large tables (:data:`PREFETCH_ROWS`) next month's draws are
+        made in a helper thread while this month runs (numpy fills arrays of uniforms without
+        the interpreter lock), so the draws cost little wall time on a second core. The numbers
+        are the same either way: they depend only on the seed, the name and the keys.
+        """
+        code = np.dtype(dtype).str
+        key = (name, tuple(int(k) for k in keys), code)
+        pending = self._prefetched.pop(key, None)
+        out = pending.result() if pending is not None else self._draw(name, key[1], dtype)
+        n = self.households.n
+        if n >= PREFETCH_ROWS and key[1] == (self.month,) and self.month + 1 < self.n_steps:
+            for old in [k for k in self._prefetched if k[1][0] < self.month]:
+                del self._prefetched[old]  # a stream not drawn again: its draws are dropped
+            nxt = (name, (self.month + 1,), code)
+            if nxt not in self._prefetched:
+                # the array is allocated here, not in the helper thread: memory freed by this
+                # thread then returns to this thread's allocator arena and is reused
+                buf = np.empty(n, dtype=dtype)
+                self._prefetched[nxt] = _prefetcher().submit(self._draw, name, nxt[1], dtype,
+                                                             buf)
+        return out
+
+    def _draw(self, name: str, keys: tuple[int, ...], dtype: Any,
+              out: np.ndarray | None = None) -> np.ndarray:
+        gen = self.streams.get(name, *keys)
+        if out is None:
+            return gen.random(self.households.n, dtype=dtype)
+        gen.random(dtype=dtype, out=out)
+        return out
 
     # -- components ------------------------------------------------------------------------
     def attach(self, components: list[Any]) -> None:

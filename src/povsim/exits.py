@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from povsim.context import PlaceState
-from povsim.households import Households
+from povsim.households import Households, segment_sums
 from povsim.population.places import Places
 from povsim.scenario.schema import at
 
@@ -229,6 +229,13 @@ def _apply_quota(
     return out
 
 
+def _people(persons: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Persons per place (float64) from persons per household (small integers), summed exactly
+    over each place's rows: the same numbers as a weighted ``bincount``, without float64
+    temporaries over all households."""
+    return segment_sums(persons, start, stop, dtype=np.int64).astype(np.float64)
+
+
 def _assess_places(
     run: RunState, year: int, size: np.ndarray, stable_poor: np.ndarray
 ) -> None:
@@ -238,8 +245,9 @@ def _assess_places(
     P = run.places
     rules = run.params.exits
     w = run.weight
-    reg_people_v = np.bincount(hh.village, weights=size * hh.registered,
-                               minlength=P.n_villages) * w
+    # people are small integers: summed exactly as integers over each place's contiguous rows
+    reg_size = size * hh.registered  # int8: at most the largest household size
+    reg_people_v = _people(reg_size, P.village_start, P.village_stop) * w
     inc_v = np.divide(reg_people_v, run.place.village_population,
                       out=np.zeros(P.n_villages), where=run.place.village_population > 0)
     # share of the represented villages with every required service (all of them at scale 1)
@@ -253,22 +261,23 @@ def _assess_places(
                                     run.place.village_exited)
 
     line = run.poverty_line
-    reg_people_c = np.bincount(hh.county, weights=size * hh.registered,
-                               minlength=P.n_counties) * w
+    reg_people_c = _people(reg_size, P.county_start, P.county_stop) * w
+    del reg_size
     inc_c = reg_people_c / np.maximum(run.place.county_people, 1.0)
     poor = hh.pc_income < line - _TOL
     if rules.household.require_stable:
         # assessors judge wrong exits and omissions by persistent, not passing, poverty
         poor &= stable_poor
     exited_ever = (~hh.registered) & (hh.exit_year >= 0)
-    wrong_exit = np.bincount(hh.county, weights=size * (exited_ever & poor), minlength=P.n_counties)
-    exited_people = np.bincount(hh.county, weights=size * exited_ever, minlength=P.n_counties)
+    cs, ce = P.county_start, P.county_stop
+    wrong_exit = _people(size * (exited_ever & poor), cs, ce)
+    exited_people = _people(size * exited_ever, cs, ce)
     wrong_rate = np.divide(wrong_exit, exited_people, out=np.zeros(P.n_counties),
                            where=exited_people > 0)
     missed = poor & ~hh.registered
     for mask in run.found.values():  # found at this review, registered next January
         missed &= ~mask
-    omitted = np.bincount(hh.county, weights=size * missed, minlength=P.n_counties) * w
+    omitted = _people(size * missed, cs, ce) * w
     omission_rate = omitted / np.maximum(run.place.county_people, 1.0)
     ok = inc_c < rules.county.max_incidence
     if rules.county.max_wrong_exit_rate is not None:

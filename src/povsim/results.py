@@ -128,13 +128,16 @@ class Recorder:
 
         # incomes (people-weighted, simulated households)
         people_c = self._county_count(hh.size)
-        inc_sum = self._county_sum(hh.size * hh.pc_income)
+        size_pc = hh.size * hh.pc_income  # float64 over all households: computed once
+        inc_sum = self._county_sum(size_pc)
         out["mean_income"] = (
             ("region",), self._by_region(inc_sum) / np.maximum(self._by_region(people_c), 1e-9),
             _attrs("yuan/person/year",
                    "mean per-capita net income of simulated households (outside the poor "
                    "counties only the low-income band is simulated)"))
-        reg_inc = self._county_sum(hh.size * hh.pc_income * hh.registered)
+        size_pc *= hh.registered  # (size × income) × registered, as before, in place
+        reg_inc = self._county_sum(size_pc)
+        del size_pc
         out["registered_mean_income"] = (
             ("region",), self._by_region(reg_inc) / np.maximum(self._by_region(reg_c), 1e-9),
             _attrs("yuan/person/year", "mean per-capita net income of the registered poor"))

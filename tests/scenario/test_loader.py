@@ -938,3 +938,26 @@ def test_extends_chain_length_is_limited(write: Writer) -> None:
     assert load_scenario(write("ok.yaml", "extends: f20.yaml\n")).seed == 1
     with pytest.raises(ScenarioError, match="extends: chain is longer than 32 files"):
         load_scenario(write("long.yaml", "extends: f39.yaml\n"))
+
+
+def test_event_fast_path_builds_what_the_node_graph_builds():
+    """The event-based reader (plain mappings) gives the node-graph path's values and lines;
+    anchors, merge keys and duplicates take the node-graph path, which words their errors."""
+    from pathlib import Path
+
+    from povsim.scenario import safe_yaml as sy
+
+    texts = [p.read_text(encoding="utf-8")
+             for p in sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))]
+    texts.append("a:\n  b: [1, 2.5, 1e9, x, null, true]\n  c:\n    - {d: 2015-01-01}\n    - e\n")
+    for text in texts:
+        fast = sy._parse_events(text, "f.yaml")
+        assert fast is not None
+        loader = sy._Loader(text)
+        root = loader.get_single_node()
+        builder = sy._Builder(loader, "f.yaml")
+        assert fast[0] == builder.build(root)
+        assert list(fast[1].items()) == list(builder.locations.items())
+    for text in ("a: &x {b: 1}\nc: *x\n", "a: {<<: {b: 1}}\n", "a: 1\na: 2\n", "- 1\n",
+                 "a: !!python/name:os.system x\n", "a: 1\n---\nb: 2\n", "a: [1\n"):
+        assert sy._parse_events(text, "f.yaml") is None

@@ -67,12 +67,40 @@ def priority_order(rule: str, county: np.ndarray, pc: np.ndarray, registered: np
     if rule == "random":
         if u is None:
             raise ValueError("the random priority needs one uniform per item")
-        return np.lexsort((u, county))
-    if rule == "registered_first":
-        return np.lexsort((pc, ~np.asarray(registered, dtype=bool), county))
-    if rule != "poorest_first":
+        keys: tuple[np.ndarray, ...] = (u,)
+    elif rule == "registered_first":
+        keys = (pc, ~np.asarray(registered, dtype=bool))
+    elif rule == "poorest_first":
+        keys = (pc,)
+    else:
         raise ValueError(f"unknown priority rule {rule!r} (expected one of {PRIORITIES})")
-    return np.lexsort((pc, county))
+    county = np.asarray(county)
+    if county.size >= _SEGMENT_ITEMS and not np.any(county[1:] < county[:-1]):
+        return _order_by_segment(keys, county)
+    return np.lexsort((*keys, county))
+
+
+#: Items from which :func:`priority_order` sorts county by county when the items come sorted by
+#: county (assumption: a county's items then fit in the processor's cache, which makes the
+#: sort about twice as fast at full scale; below this the per-county loop costs more than it
+#: saves)
+_SEGMENT_ITEMS = 1 << 16
+
+
+def _order_by_segment(keys: tuple[np.ndarray, ...], county: np.ndarray) -> np.ndarray:
+    """``np.lexsort((*keys, county))`` for items already sorted by county: each county's own
+    items are sorted by ``keys`` (stable), which is the same permutation."""
+    n = county.size
+    cut = np.flatnonzero(county[1:] != county[:-1]) + 1
+    starts = [0, *cut.tolist()]
+    stops = [*cut.tolist(), n]
+    out = np.empty(n, dtype=np.intp)
+    for lo, hi in zip(starts, stops):
+        part = (np.argsort(keys[0][lo:hi], kind="stable") if len(keys) == 1
+                else np.lexsort(tuple(k[lo:hi] for k in keys)))
+        part += lo
+        out[lo:hi] = part
+    return out
 
 
 @dataclass(frozen=True)

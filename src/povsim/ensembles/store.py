@@ -767,10 +767,11 @@ class EnsembleStore:
         names, coords, shapes = self._layout(plan.group, dim)
         aligned = self._align(run, coords)
         values = []
+        variables = aligned.variables  # Variables, not DataArrays: no coordinates to build
         for name in names:
             dims, shape = shapes[name]
-            if name in aligned:
-                vals = np.asarray(aligned[name].transpose(*dims).values, dtype=np.float64)
+            if name in variables:
+                vals = np.asarray(variables[name].transpose(*dims).values, dtype=np.float64)
             else:
                 vals = np.full(shape, np.nan)
             values.append((name, vals))
@@ -809,7 +810,13 @@ class EnsembleStore:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # the usual case: no event loop in this thread
-            asyncio.run(put())
+            # a loop of our own rather than asyncio.run, whose Ctrl-C handler only cancels the
+            # writes: a Ctrl-C arriving as they finish was then lost and the sweep ran on
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(put())
+            finally:
+                loop.close()
             return
         # called from inside an event loop (e.g. a notebook): run the writes in a thread
         import concurrent.futures

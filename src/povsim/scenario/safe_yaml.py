@@ -1,9 +1,12 @@
 """Safe YAML for scenarios: libyaml parsing, checked before any value is built.
 
-A document is composed by libyaml (through :class:`yaml.CSafeLoader`; the pure-Python loader
-where libyaml is missing) into a node graph that is checked first: only the plain YAML types
-are allowed (never a Python object), duplicate keys are refused, and so are alias bombs, whose
-expansion is measured on the graph instead of being performed. The line of every key and list
+A document is parsed by libyaml (through :class:`yaml.CSafeLoader`; the pure-Python loader
+where libyaml is missing). A plain scenario mapping — no anchors, aliases or merge keys, the
+usual case — is built straight from the parser's events (:func:`_parse_events`: a 5 MB file in
+about a second); any other document, and any document with a problem, is composed into a node
+graph that is checked first: only the plain YAML types are allowed (never a Python object),
+duplicate keys are refused, and so are alias bombs, whose expansion is measured on the graph
+instead of being performed. Both paths give the same values, lines and errors. The line of every key and list
 item is recorded so that later errors can point at it. Every problem is a
 :class:`~povsim.errors.ScenarioError` naming the file and the line, quoting at most a short
 excerpt of what was read.
@@ -314,6 +317,115 @@ def _yaml_wording(text: str, line: int) -> str | None:
     return None
 
 
+class _Fallback(Exception):
+    """The document needs the node-graph path (anchors, merge keys or a problem to word)."""
+
+
+def _parse_events(text: str, file: str) -> tuple[dict[Any, Any], Locations] | None:
+    """The fast path of :func:`parse_text`: a plain scenario mapping built from parser events.
+
+    Composing a node graph costs several Python objects per value (a 5 MB file has half a
+    million); most scenarios need none of what the graph is for (anchors, aliases and merge
+    keys, whose expansion is checked on it). This builds the values and their locations straight
+    from libyaml's events, with the same resolution and construction of scalars as
+    :class:`_Builder`. It returns ``None`` — and :func:`parse_text` then takes the node-graph
+    path, which words every error — whenever the document is not a single mapping free of
+    anchors, aliases and merge keys with allowed tags, unique keys and constructible scalars, or
+    the parser reports any problem.
+    """
+    loader = _Loader(text)
+    try:
+        return _build_events(loader, file)
+    except (_Fallback, yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _build_events(loader: _Loader, file: str) -> tuple[dict[Any, Any], Locations]:
+    get = loader.get_event
+    constructors = loader.yaml_constructors
+    resolve = loader.resolve
+    resolved = loader._resolved  # plain scalars' tags, by text (filled by resolve)
+    scalars: dict[tuple[str, str], Any] = {}
+    locations: Locations = {}
+    scalar_ev, map_ev, seq_ev = (yaml.ScalarEvent, yaml.MappingStartEvent,
+                                 yaml.SequenceStartEvent)
+    end_evs = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    if get().__class__ is not yaml.StreamStartEvent or get().__class__ is not yaml.DocumentStartEvent:
+        raise _Fallback
+    first = get()
+    if first.__class__ is not map_ev or first.anchor is not None or first.tag not in (
+            None, "!", _MAP_TAG):
+        raise _Fallback
+    root: dict[Any, Any] = {}
+    # frames: [container, is_mapping, path, key waiting for its value (mappings), depth]
+    stack: list[list[Any]] = [[root, True, (), _NO_KEY, 1]]
+    while stack:
+        ev = get()
+        cls = ev.__class__
+        frame = stack[-1]
+        container, is_map, path, key, depth = frame
+        if cls in end_evs:
+            if key is not _NO_KEY:
+                raise _Fallback
+            stack.pop()
+            continue
+        if ev.anchor is not None:
+            raise _Fallback
+        if cls is scalar_ev:
+            tag = ev.tag
+            if tag is None or tag == "!":
+                tag = resolved.get(ev.value) if ev.implicit[0] else None
+                if tag is None:
+                    tag = resolve(ScalarNode, ev.value, ev.implicit)
+            ck = (tag, ev.value)
+            try:
+                value = scalars[ck]
+            except KeyError:
+                if tag not in _SCALAR_TAGS:
+                    raise _Fallback from None
+                node = ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+                try:
+                    value = constructors[tag](loader, node)
+                except Exception:  # worded by the node-graph path
+                    raise _Fallback from None
+                scalars[ck] = value
+            if is_map and key is _NO_KEY:  # a key
+                if value in container or tag == _MERGE_TAG:
+                    raise _Fallback
+                locations[(*path, value)] = (file, ev.start_mark.line + 1)
+                frame[3] = value
+                continue
+        elif cls is map_ev or cls is seq_ev:
+            if is_map and key is _NO_KEY:  # a mapping key must be a scalar
+                raise _Fallback
+            if depth + 1 > MAX_DEPTH:
+                raise _Fallback
+            if ev.tag not in (None, "!", _MAP_TAG if cls is map_ev else _SEQ_TAG):
+                raise _Fallback
+            value = {} if cls is map_ev else []
+        else:  # an alias, or anything unexpected
+            raise _Fallback
+        if is_map:
+            here = (*path, key)
+            container[key] = value
+            frame[3] = _NO_KEY
+        else:
+            here = (*path, len(container))
+            locations[here] = (file, ev.start_mark.line + 1)
+            container.append(value)
+        if cls is not scalar_ev:
+            stack.append([value, cls is map_ev, here, _NO_KEY, depth + 1])
+    if get().__class__ is not yaml.DocumentEndEvent or get().__class__ is not yaml.StreamEndEvent:
+        raise _Fallback  # a second document: the node-graph path says so
+    return root, locations
+
+
+#: marks a mapping frame whose next scalar is a key
+_NO_KEY = object()
+
+
 def parse_text(text: str, file: str, *, mapping: bool) -> tuple[Any, Locations]:
     """Parse one YAML document safely.
 
@@ -332,6 +444,9 @@ def parse_text(text: str, file: str, *, mapping: bool) -> tuple[Any, Locations]:
     tuple
         The value and the locations of its keys and list items.
     """
+    fast = _parse_events(text, file)
+    if fast is not None:
+        return fast
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
