@@ -11,7 +11,6 @@ import csv
 import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
