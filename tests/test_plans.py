@@ -182,6 +182,6 @@ def test_binding_constraint_in_every_run(baseline_ds: xr.Dataset) -> None:
     assert set(np.unique(sim.values)) <= set(range(len(BINDING)))
     assert (sim.sel(pathway="dibao") > 0).all()
     for name in ("county_task", "county_planned_exit_year", "county_villages_due",
-                 "county_task_met"):
+                 "county_task_met", "county_plan_feasible"):
         assert baseline_ds[name].dims == ("year", "county")
         assert "units" in baseline_ds[name].attrs

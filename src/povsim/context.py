@@ -53,7 +53,8 @@ STATE: dict[str, str] = {
     "village_services": "services present in each village (places.services)",
     "flows": "the last assessment's exits, returns and new poor (household masks)",
     "place_exits": "village and county exits and the county assessment statistics",
-    "plan": "this year's households served and waiting, for every pathway",
+    "plan": "this year's households served and waiting, for every pathway, and the county "
+            "plans (tasks, exit years, villages due)",
 }
 
 

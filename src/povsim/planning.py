@@ -197,6 +197,7 @@ def plan_record(run: RunState, flows: bool) -> dict[str, Any]:
     exit_year = np.full(C, np.nan)
     due = np.full(C, np.nan)
     met = np.full(C, np.nan)
+    feasible = np.full(C, np.nan)
     if flows:
         for i, name in enumerate(names):
             got = plan.binding.get(name)
@@ -206,6 +207,7 @@ def plan_record(run: RunState, flows: bool) -> dict[str, Any]:
             task = plan.county["task"]
             exit_year = plan.county["exit_year"].astype(np.float64)
             due = plan.county["villages_due"]
+            feasible = plan.county["feasible"]
             exited = np.bincount(run.households.county,
                                  weights=run.households.size * run.flows["exited"],
                                  minlength=C) * run.weight
@@ -224,6 +226,9 @@ def plan_record(run: RunState, flows: bool) -> dict[str, Any]:
             "description": "poverty-reduction task of the county plan this year (seed 十九)"}),
         "county_planned_exit_year": (("county",), exit_year, {
             "units": "year", "description": "exit year of the county plan made this January"}),
+        "county_plan_feasible": (("county",), feasible, {
+            "units": "1",
+            "description": "1 if the county's pace reaches the exit limit by the deadline"}),
         "county_villages_due": (("county",), due, {
             "units": "villages",
             "description": "poor villages the county plan takes out this year"}),
