@@ -131,6 +131,15 @@ def test_counties_file_refuses_a_bad_registered_poor(tmp_path: Path) -> None:
         read_counties(path)
 
 
+def test_counties_file_refuses_the_old_poverty_weight(tmp_path: Path) -> None:
+    """The exit-batch weight is not silently ignored."""
+    path = tmp_path / "counties.csv"
+    path.write_text("county,prefecture,region,poor_county,poverty_weight\n"
+                    "甲县,甲州,qinba,1,0.5\n", encoding="utf-8")
+    with pytest.raises(DataError, match="poverty_weight is no longer read"):
+        read_counties(path)
+
+
 def test_services_build_first_for_villages_due(small_scenario) -> None:
     """Money for one road: the village due to exit (the lower incidence) gets it under the
     county plan; without the plans the higher-incidence village does."""

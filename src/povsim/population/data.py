@@ -119,6 +119,12 @@ class CountyRow:
 def read_counties(path: Path) -> list[CountyRow]:
     """Read the county list (88 poor counties and the other counties with poverty tasks)."""
     rows = _read_csv(path, ("county", "prefecture", "region", "poor_county"))
+    if rows and "poverty_weight" in rows[0]:
+        raise DataError(
+            f"{path}: column poverty_weight is no longer read (it was an assumption tied to the "
+            "2016 exit batch, an outcome); give a county's sourced registered poor in "
+            "registered_poor (persons, or empty), the others differ by "
+            "population.county_heterogeneity")
     out: list[CountyRow] = []
     seen: set[str] = set()
     for i, row in enumerate(rows, start=2):
