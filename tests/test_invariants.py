@@ -156,14 +156,16 @@ def test_invariants_hold_for_random_scenarios(overrides: dict[str, Any], seed: i
 
 
 def test_capacity_used_when_households_wait(small_scenario: Scenario) -> None:
-    """When more people wait for relocation than its yearly capacity, most of the
-    capacity is used (80 %), at 1:200 (the marginal household is admitted with the probability of the
-    capacity left, so capacity is used in expectation at any scale that money allows)."""
+    """When more people wait for relocation than its yearly hard cap (the sourced plans), most
+    of the cap is used (80 %), at 1:200 (the marginal site is bought in part and its households
+    move with the probability of the share, so capacity is used in expectation at any scale
+    that money allows)."""
     from povsim.scenario.schema import at
 
-    model = povsim.PovertyModel(small_scenario.with_overrides({"population.scale": 200}))
+    cap = {2015: 100000.0, 2016: 332600.0, 2017: 330000.0, 2018: 340000.0, 2019: 178700.0}
+    model = povsim.PovertyModel(small_scenario.with_overrides(
+        {"population.scale": 200, "pathways.relocation.capacity": cap}))
     hh = model.households
-    cap = small_scenario.pathways.relocation.capacity
     used: dict[int, tuple[float, float, float]] = {}
     while model.running:
         model.step()

@@ -194,3 +194,17 @@ def test_binding_constraint_in_every_run(baseline_ds: xr.Dataset) -> None:
                  "county_task_met", "county_plan_feasible"):
         assert baseline_ds[name].dims == ("year", "county")
         assert "units" in baseline_ds[name].attrs
+
+
+def test_bought_capacity_says_money_or_cap() -> None:
+    """Places money buys (povsim.budget.buy): the tighter of money and hard cap binds."""
+    from povsim.budget import buy
+
+    county = np.array([0, 0, 1, 1, 2])
+    cost = np.full(5, 10.0)
+    # 0: money for 1.5 items, cap 5 -> money; 1: money for 2, cap 1 -> capacity;
+    # 2: everything bought, 2 registered households not eligible -> eligibility
+    res = buy(county, cost, np.array([15.0, 20.0, 10.0]), units=np.ones(5),
+              hard_cap=np.array([5.0, 1.0, np.inf]), left=np.array([0.0, 0.0, 2.0]))
+    np.testing.assert_allclose(res.share, [1.0, 0.5, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(res.binding, [MONEY, CAPACITY, ELIGIBILITY])

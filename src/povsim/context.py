@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from povsim.budget import Ledger, Rationed, combine_binding, priority_order, ration
+from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
 from povsim.population.places import Places
@@ -516,6 +517,77 @@ class Context:
         if cap is not None:
             cap -= res.units
         credit_ok = np.zeros(idx.size, dtype=bool)
+        if credit is not None and chosen.any():
+            req = np.where(chosen, credit, 0.0)
+            lent = ration(county, req, self.money_left("credit"))
+            credit_ok = lent.chosen & (req > 0) & chosen
+            self.spend(np.bincount(county, weights=req * credit_ok, minlength=C), "credit")
+            refused = np.bincount(county, weights=(req > 0) & ~credit_ok & chosen,
+                                  minlength=C) > 0
+            self.bound(np.where(refused, lent.binding, res.binding))
+        return chosen, credit_ok
+
+    def buy(
+        self,
+        idx: np.ndarray,
+        cost: np.ndarray,
+        *,
+        units: np.ndarray | None = None,
+        credit: np.ndarray | None = None,
+        group: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Buy places for households ``idx`` with the capacity rule of :func:`povsim.budget.buy`.
+
+        Items are the households, or with ``group`` the runs of consecutive households sharing
+        a group (a site's cohort), in the given order (sorted by county, priority order within
+        it). Each county buys items in full while its money lasts and the marginal one in part,
+        never more than the pathway's hard cap left (``plan.capacity``, in ``units``): the
+        capacity bought is money / unit cost. The households of an item bought in part are
+        served each with the probability of the share (one uniform per household and year,
+        stream ``capacity.<name>``), so places are used in expectation at any scale; the
+        ledger is charged the share of the item's cost. Credit (``credit``) is lent to the
+        served households in order while the county's credit lasts.
+
+        Returns
+        -------
+        chosen, credit_ok
+            Flags over ``idx``: served; and (among the served) credit granted.
+        """
+        run = self._run
+        hh = run.households
+        county = hh.county[idx]
+        C = run.places.n_counties
+        n = idx.size
+        if n == 0:
+            return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+        cap = run.plan.capacity.get(self.name)
+        if units is None:
+            units = self._comp.units(self, idx) * run.weight
+        if group is None:
+            item = np.arange(n)
+        else:
+            g = np.asarray(group)
+            new = np.ones(n, dtype=bool)
+            new[1:] = (g[1:] != g[:-1]) | (county[1:] != county[:-1])
+            item = np.cumsum(new) - 1
+        n_items = int(item[-1]) + 1
+        first = np.searchsorted(item, np.arange(n_items))
+        item_cost = np.bincount(item, weights=cost, minlength=n_items)
+        item_units = np.bincount(item, weights=units, minlength=n_items)
+        left = run.plan.left.get(self.name)
+        res = buy_places(county[first], item_cost, self.money_left(), units=item_units,
+                         hard_cap=cap, left=left)
+        self.bound(res.binding)
+        share = res.share[item]
+        u = run.draws(f"capacity.{self.name}", run.year)[idx]
+        chosen = (share >= 1.0) | (u < share)
+        if res.spent.any():
+            paid = self.spend(res.spent)
+            if np.any(paid < res.spent - 1e-3):  # pragma: no cover - guarded by buy
+                raise RuntimeError("ledger paid less than the bought cost")
+        if cap is not None:
+            cap -= res.units
+        credit_ok = np.zeros(n, dtype=bool)
         if credit is not None and chosen.any():
             req = np.where(chosen, credit, 0.0)
             lent = ration(county, req, self.money_left("credit"))

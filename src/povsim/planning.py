@@ -16,8 +16,10 @@ All counties plan at once (seed (十九): each county integrates its funds):
    villages due come first in every pathway's rationing and the services programme builds for
    them first; at the year end the county is verified against its task (二十三,
    :func:`plan_record`);
-4. every pathway's eligible households are rationed in its priority order
-   (:meth:`povsim.context.Context.ration`, the one rule of :mod:`povsim.budget.rationing`);
+4. every pathway's eligible households are rationed in its priority order by its
+   :meth:`~povsim.pathways.base.Pathway.ration` (:meth:`povsim.context.Context.ration`, the one
+   rule of :mod:`povsim.budget.rationing`, or the capacity money buys,
+   :meth:`povsim.context.Context.buy`);
    the services programme builds with its envelope;
 5. each pathway enrols the households paid for, once for all counties (county by county, each
    in priority order): enrolment acts on each household separately.
@@ -356,7 +358,7 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
         order = order[concentrate(run, idx[order])]
         idx, cost, credit = idx[order], cost[order], credit[order]
         units = pw.units(ctx, idx) * w if pw.name in plan.capacity else None
-        paid, credit_ok = ctx.ration(idx, cost, units=units, credit=credit)
+        paid, credit_ok = run.call(pw, "ration", idx, cost, credit, units, year)
         plan.served[pw.name][idx[paid]] = True
         plan.waiting[pw.name][idx[~paid]] = True
         if paid.any():

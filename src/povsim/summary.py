@@ -20,9 +20,22 @@ if TYPE_CHECKING:
 
 __all__ = ["Summary", "summarize"]
 
-#: the budget source whose money is lent, not granted (kept apart from spending: a loan's
-#: principal is repaid; docs/outputs.md)
+#: the budget source whose money is lent, not granted, when a Dataset does not say its sources'
+#: kinds (every source of kind ``credit`` is kept apart from spending: a loan's principal is
+#: repaid; docs/outputs.md)
 CREDIT_SOURCE = "microcredit"
+
+
+def _credit_sources(ds: xr.Dataset) -> set[str]:
+    """Sources of kind ``credit`` in the run's scenario (``scenario_json``), or
+    :data:`CREDIT_SOURCE` when the Dataset does not say."""
+    import json
+
+    try:
+        sources = json.loads(str(ds.attrs["scenario_json"]))["budget"]["sources"]
+        return {str(k) for k, v in sources.items() if v.get("kind") == "credit"}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {CREDIT_SOURCE}
 
 
 @dataclass(frozen=True)
@@ -116,11 +129,12 @@ def summarize(ds: xr.Dataset, scenario: Scenario | None = None) -> Summary:
     if "spending" in ds:
         spent = ds["spending"].sum(["region", "pathway"], skipna=True)
         sources = [str(s) for s in ds["source"].values]
-        grants = spent.sel(source=[s for s in sources if s != CREDIT_SOURCE]).sum()
+        credit = [s for s in sources if s in _credit_sources(ds)]
+        grants = spent.sel(source=[s for s in sources if s not in credit]).sum()
         figures.append(("money spent (grants, all years)", float(grants) / 1e9, "billion yuan"))
-        if CREDIT_SOURCE in sources:
-            figures.append(("micro-credit lent (principal, apart)",
-                            float(spent.sel(source=CREDIT_SOURCE).sum()) / 1e9, "billion yuan"))
+        if credit:
+            figures.append(("credit lent (micro-credit, building loans; principal, apart)",
+                            float(spent.sel(source=credit).sum()) / 1e9, "billion yuan"))
     a = ds.attrs
     return Summary(
         name=str(a.get("scenario_name", "?")),

@@ -5,15 +5,19 @@
 * :mod:`~povsim.budget.ledger` — what was available, committed and spent (counties × pathways ×
   sources), refusing to overspend;
 * :mod:`~povsim.budget.rationing` — pay in priority order until the money or the capacity runs
-  out, used by every pathway and the services programme, saying what held each county back.
+  out, used by every pathway and the services programme, saying what held each county back;
+* :mod:`~povsim.budget.capacity` — the capacity money buys (sites, training places): units
+  bought = money / unit cost, at most an optional hard cap.
 """
 
+from povsim.budget.capacity import bought, buy
 from povsim.budget.envelopes import envelope_weights
 from povsim.budget.ledger import KINDS, Ledger
 from povsim.budget.rationing import (
     BINDING,
     PRIORITIES,
     Rationed,
+    binding_codes,
     combine_binding,
     priority_order,
     ration,
@@ -27,6 +31,9 @@ __all__ = [
     "PRIORITIES",
     "Ledger",
     "Rationed",
+    "binding_codes",
+    "bought",
+    "buy",
     "combine_binding",
     "county_split",
     "envelope_weights",

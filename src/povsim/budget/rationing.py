@@ -30,6 +30,7 @@ __all__ = [
     "BINDING",
     "PRIORITIES",
     "Rationed",
+    "binding_codes",
     "combine_binding",
     "priority_order",
     "ration",
@@ -181,7 +182,7 @@ def ration(
     C = money.size
     outside = np.zeros(C) if left is None else np.asarray(left, dtype=np.float64)
     if county.size == 0:
-        return Rationed(np.zeros(0), np.zeros(C), np.zeros(C), _binding(outside, None, None))
+        return Rationed(np.zeros(0), np.zeros(C), np.zeros(C), binding_codes(outside, None, None))
     if np.any(np.diff(county) < 0):
         raise ValueError("items must be sorted by county")
     cum = segment_cumsum(cost, county, C)
@@ -193,7 +194,7 @@ def ration(
         share = np.where(cost > 0, share, (rest > _EPS).astype(float))
         spent = np.bincount(county, weights=cost * share, minlength=C)
         short = np.bincount(county, weights=share < 1.0, minlength=C) > 0
-        return Rationed(share, spent, np.zeros(C), _binding(outside, short, None))
+        return Rationed(share, spent, np.zeros(C), binding_codes(outside, short, None))
     affordable = cum <= money[county] + _EPS
     paid = affordable
     u_items = np.ones(county.size) if units is None else np.asarray(units, dtype=np.float64)
@@ -227,11 +228,11 @@ def ration(
         first[seg] = unpaid[at_]
     short = first >= 0
     by_money = short & ~affordable[np.maximum(first, 0)]
-    return Rationed(share, spent, used, _binding(outside, short, by_money))
+    return Rationed(share, spent, used, binding_codes(outside, short, by_money))
 
 
-def _binding(left: np.ndarray, short: np.ndarray | None,
-             by_money: np.ndarray | None) -> np.ndarray:
+def binding_codes(left: np.ndarray, short: np.ndarray | None,
+                  by_money: np.ndarray | None) -> np.ndarray:
     """Codes of :data:`BINDING` per county: ``short`` counties left items unpaid (``by_money``:
     because of the money, otherwise the capacity); the others served every item."""
     out = np.where(left > _EPS, ELIGIBILITY, NOBODY_LEFT).astype(np.int8)

@@ -3,8 +3,9 @@
 Counties enrol households pathway by pathway: the pathway says who is eligible
 (:meth:`Pathway.eligible`), what each costs (:meth:`Pathway.cost`, yuan per household, grant
 money) and how many capacity units each takes; the engine rations every county's envelope in
-the pathway's priority order (:func:`povsim.budget.ration`) and calls :meth:`Pathway.enrol`
-for those it can pay for. Effects begin after ``delay_months`` through :meth:`Pathway.activate`,
+the pathway's priority order (:meth:`Pathway.ration`: :func:`povsim.budget.ration`, or the
+capacity money buys, :func:`povsim.budget.buy`) and calls :meth:`Pathway.enrol` for those it
+can pay for. Effects begin after ``delay_months`` through :meth:`Pathway.activate`,
 which the engine calls in the month they are due.
 
 *Event-driven* pathways (medical aid, post-disaster reconstruction) are paid when an event
@@ -69,6 +70,18 @@ class Pathway(Component):
         if getattr(self.config, "capacity_unit", "households") == "persons":
             return ctx.sizes(idx)
         return np.ones(len(idx))
+
+    def ration(self, ctx: Context, idx: np.ndarray, cost: np.ndarray, credit: np.ndarray,
+               units: np.ndarray | None, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decide which of the eligible households ``idx`` (sorted by county, priority order)
+        this year's money pays for; returns the flags ``(chosen, credit_ok)`` over ``idx``.
+
+        The default is the shared rule of :meth:`povsim.context.Context.ration` (households
+        paid in full in order, a capacity's marginal household admitted with the probability
+        of the capacity left); a pathway whose places money buys uses
+        :meth:`povsim.context.Context.buy` (:mod:`povsim.budget.capacity`).
+        """
+        return ctx.ration(idx, cost, units=units, credit=credit)
 
     def enrol(
         self, ctx: Context, idx: np.ndarray, year: int, month: int, credit_ok: np.ndarray

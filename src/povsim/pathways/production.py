@@ -7,6 +7,11 @@ Registered households with labour are enrolled on one of two tracks: *farming su
 income, with probability ``placement_rate``). With probability ``microcredit.takeup`` the
 household also takes a micro-loan (credit money) whose interest the pathway pays, and which
 yields ``microcredit.income_gain`` unless the project fails.
+
+Places (a trainee's course, a household's project support) are bought with the county's money
+by the shared capacity rule (:mod:`povsim.budget.capacity`): places = money / cost per place,
+at most the optional hard cap ``capacity``; the marginal place is filled with the probability
+of the money left for it.
 """
 
 from __future__ import annotations
@@ -68,6 +73,13 @@ class ProductionPathway(Pathway):
 
     def credit(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         return self._loan(idx, year) * self.config.microcredit.loan
+
+    def ration(self, ctx: Context, idx: np.ndarray, cost: np.ndarray, credit: np.ndarray,
+               units: np.ndarray | None, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Buy training and support places with the capacity rule of
+        :mod:`povsim.budget.capacity` (:meth:`Context.buy`): places bought = money / cost per
+        place, at most the optional hard cap ``capacity``."""
+        return ctx.buy(idx, cost, units=units, credit=credit)
 
     def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:

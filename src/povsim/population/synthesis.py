@@ -427,6 +427,40 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
     return SyntheticPopulation(hh, places, K, target_total)
 
 
+def hazard_probability(share: float, disaster_share: float, disaster: np.ndarray) -> np.ndarray:
+    """Probability that a registered household lives in a hazard zone, disaster cause first.
+
+    Disaster-cause households fill the region's hazard-zone ``share`` first; the rest of the
+    share goes to the other registered households. Over the register the expected hazard-zone
+    share is exactly ``share``.
+
+    Parameters
+    ----------
+    share
+        The region's hazard-zone share of registered households (``hazard_zone_share``).
+    disaster_share
+        Share of registered households whose primary cause is disaster
+        (``population.disaster_cause_share``).
+    disaster
+        One flag per household: primary cause disaster.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``min(1, share / d)`` for disaster-cause households and ``max(0, share - d) / (1 - d)``
+        for the others, with ``d = disaster_share``.
+
+    Examples
+    --------
+    >>> hazard_probability(0.3, 0.1, np.array([True, False])).round(4).tolist()
+    [1.0, 0.2222]
+    """
+    d = float(disaster_share)
+    p_dis = min(1.0, share / d) if d > 0 else 1.0
+    p_other = max(share - d, 0.0) / (1.0 - d) if d < 1 else 0.0
+    return np.where(disaster, p_dis, p_other)
+
+
 def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, np.ndarray]:
     """Draw the households of one group: every column of :data:`COLUMNS` but the derived ones.
 
@@ -561,11 +595,13 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     schooling_ok = ~(has_children & (u_comp[:, 4] < pop.schooling_gap_share))
     insured = u_comp[:, 5] >= pop.uninsured_share
 
-    # housing
+    # housing: the registered hazard-zone share is the region's (chosen to match the sourced
+    # relocation total); disaster-cause households are drawn first within it, not added on top
     u_house = rng_house.random((n, 3))
     hazard = np.where(
         registered,
-        (u_house[:, 0] < plan.hazard_share) | (cause == 2),
+        u_house[:, 0] < hazard_probability(plan.hazard_share, pop.disaster_cause_share,
+                                           cause == 2),
         u_house[:, 0] < plan.hazard_share * comp.nonregistered_hazard_factor,
     )
     willing = u_house[:, 1] < pop.willing_to_move

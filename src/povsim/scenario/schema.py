@@ -754,8 +754,10 @@ class Production(PathwayConfig):
     )
     capacity: DatedNonNeg | None = param(
         None,
-        "assumption: limited by money only; 842,000 labourers transferred in 2016 "
-        "(parameters.csv) shows capacity was not binding",
+        "assumption: money buys the places (training, project support: places = money / cost "
+        "per place); 842,000 labourers transferred in 2016 (parameters.csv) shows no other "
+        "limit was binding; a number is a hard cap",
+        unit="households per year (hard cap; null: none)",
     )
     unit_cost: NonNeg = param(
         5000.0,
@@ -781,33 +783,80 @@ class Production(PathwayConfig):
 
 
 class Relocation(PathwayConfig):
-    """移民搬迁安置一批 (seed (六)): willing households in hazard or remote zones move."""
+    """移民搬迁安置一批 (seed (六)): willing households in hazard or remote zones move to sites.
+
+    A county funds resettlement sites (统一规划易地搬迁集中安置区): each village's willing
+    registered households in a hazard or remote zone form one site's cohort and move together
+    when its site is built. Money buys the sites (housing subsidy per person plus site
+    infrastructure); ``capacity`` is only an optional hard cap.
+    """
 
     delay_months: int = param(
-        12, "assumption: a year from enrolment to moving in (site construction)", unit="months",
+        6,
+        "derived: calibration/budget_and_relocation.csv relocated_cumulative Sichuan Sep 2017 "
+        "(580,000) less relocated_registered_poor 2016 (332,600): 75% of 2017's 330,000 had "
+        "moved by September, so moves spread evenly over the year a site is funded; 6 months is "
+        "the mean build time of a site funded in January",
+        unit="months from funding a site to moving in (housing is secure at the move)",
         ge=0, le=120,
     )
     capacity: DatedNonNeg | None = param(
-        {2015: 100000.0, 2016: 332600.0, 2017: 330000.0, 2018: 340000.0, 2019: 178700.0,
-         2020: 178700.0},
-        "calibration/budget_and_relocation.csv: relocated_registered_poor Sichuan 2016, 2017, "
-        "relocation_target 2018; 2019-20 split the rest of relocation_total_13thFYP (1.36M); "
-        "2015 assumption (before the 13th FYP programme)",
-        unit="persons per year",
+        None,
+        "assumption: money alone limits relocation (sites funded -> people moved); the yearly "
+        "plans (budget_and_relocation.csv relocated_registered_poor Sichuan 2016 332,600, 2017 "
+        "330,000, relocation_target 2018 340,000) may be given as a hard cap",
+        unit="persons per year (hard cap; null: none)",
     )
     capacity_unit: Literal["households", "persons"] = param(
         "persons", "calibration/budget_and_relocation.csv counts relocation in persons"
     )
+    priority: Literal["largest_first", "poorest_first", "random"] = param(  # type: ignore
+        "largest_first",
+        "assumption: a county builds sites first for the villages with the most willing "
+        "hazard-zone poor (seed (六): 实施一个项目、安置一方群众; 集中安置区 ... 优先安排实施); "
+        "poorest_first: lowest mean income of the cohort first",
+    )
     unit_cost: NonNeg = param(
-        49760.0,
-        "derived: calibration/budget_and_relocation.csv relocation_investment Sichuan 2016 "
-        "(16.55bn) / relocated_registered_poor 2016 (332,600)",
+        25100.0,
+        "calibration/parameters.csv: relocation_investment_per_person Sichuan:Guangyuan 2016 "
+        "(25,100), taken as the housing subsidy per person; the rest of the Sichuan 2016 cost "
+        "per person (49,760) is the site's infrastructure (site_cost)",
         unit="yuan per person",
+    )
+    site_cost: NonNeg = param(
+        3.53e6,
+        "derived: (49,760 - 25,100) yuan per person x site_people (143): Sichuan 2016 "
+        "relocation_investment (16.55bn) / relocated_registered_poor (332,600) less the housing "
+        "subsidy",
+        unit="yuan per site (infrastructure and public services)",
+    )
+    site_people: float = param(
+        143.0,
+        "derived: calibration/budget_and_relocation.csv relocated_cumulative Sichuan Sep 2017 "
+        "(580,000) / relocation_centralized_sites 2017 (4,051)",
+        unit="persons per centralised site",
+        gt=0,
     )
     household_contribution: NonNeg = param(
         10000.0,
         "calibration/budget_and_relocation.csv: relocation_household_self_funding_cap Sichuan 2016",
-        unit="yuan per household (paid the year it moves)",
+        unit="yuan per household (lent by a building loan, or paid the year it moves)",
+    )
+    building_loan: bool = param(
+        True,
+        "seed (六): 给予搬迁建房贷款贴息 — the household's contribution is lent (credit sources "
+        "for relocation) and the pathway pays the interest; without the loan (or when credit "
+        "runs out) the household pays it out of the year's income",
+    )
+    loan_interest_rate: Fraction = param(
+        0.0458,
+        "assumption: the benchmark rate of calibration/parameters.csv "
+        "microcredit_interest_rate_example Sichuan:Wangcang 2015, subsidised in full (贴息)",
+        unit="per year (paid by the pathway)",
+    )
+    loan_term_years: int = param(
+        3, "assumption: the term of the poverty micro-loans (parameters.csv microcredit_max_term "
+        "China 2014)", unit="years", ge=1, le=20,
     )
     transition_months: int = param(
         6, "assumption: months of lost farm income while settling in", unit="months", ge=0, le=36
@@ -1287,6 +1336,18 @@ def _sources() -> dict[str, Source]:
             description=(
                 "budget_and_relocation.csv poverty_microloans Sichuan Sep 2016 (17.2bn "
                 "cumulative since 2015, ~8bn a year)"
+            ),
+        ),
+        "relocation_loans": Source(
+            amount=1.0e9,
+            kind="credit",
+            pathways=["relocation"],
+            description=(
+                "seed (六) 给予搬迁建房贷款贴息 and seed (二十) 移民搬迁...贷款政策: building loans for "
+                "the household's contribution; assumption: enough to lend it to every household "
+                "of the largest yearly plan (budget_and_relocation.csv relocation_target Sichuan "
+                "2018, 340,000 persons / 3.4 persons per house (parameters.csv "
+                "persons_per_relocation_house_built Sichuan 2016) x 10,000 yuan)"
             ),
         ),
         "paired_assistance": Source(
