@@ -2,9 +2,9 @@
 # Install povsim into .venv (first time only takes a while) and run the test suite.
 # Extra arguments go to pytest (e.g. `-m slow` for the slow tests, `-k dibao`).
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-# The report's browser test drives the system's Chromium (Debian packages chromium and
-# chromium-driver). Install them where we can (as root, with apt-get); elsewhere the test skips
-# and says why, except under CI (CI=true), where a missing browser fails it.
+# The report's and the explorer's browser tests drive the system's Chromium (Debian packages
+# chromium and chromium-driver). Install them where we can (as root, with apt-get); elsewhere the
+# tests skip and say why, except under CI (CI=true), where a missing browser fails them.
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing chromium and chromium-driver for the browser test"

@@ -177,3 +177,68 @@ def check_people(ds: xr.Dataset) -> None:
     assert bool((ds["registered_poor"] <= pop + 1e-6).all())
     inc = ds["incidence"]
     assert bool(((inc >= 0) & (inc <= 1)).all())
+
+
+# --------------------------------------------------------------------------------------------
+# a real browser (the report's and the explorer's tests)
+# --------------------------------------------------------------------------------------------
+#: where the system packages put Chromium and its driver (Debian: chromium, chromium-driver)
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+DRIVER = ("/usr/bin/chromedriver",)
+
+
+def find_browser() -> tuple[str, str] | None:
+    """``(chromium, chromedriver)`` paths, or ``None`` when either is missing."""
+    import shutil
+
+    chrome = next((p for p in CHROMIUM if Path(p).exists()), None) or shutil.which("chromium")
+    driver = next((p for p in DRIVER if Path(p).exists()), None) or shutil.which("chromedriver")
+    if chrome and driver:
+        return chrome, driver
+    return None
+
+
+def need_browser() -> tuple[str, str]:
+    """The browser for a test; skips outside CI (saying why) and fails under ``CI=true``."""
+    import importlib.util
+
+    import pytest
+
+    found = find_browser()
+    if importlib.util.find_spec("selenium") is None:
+        found = None
+        why = "selenium is not installed (pip install -e '.[test]')"
+    else:
+        why = ("no Chromium and chromedriver (apt-get install chromium chromium-driver; "
+               "scripts/test.sh does it when run as root)")
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the browser test cannot run: {why}")
+        pytest.skip(f"browser test skipped outside CI: {why}")
+    return found
+
+
+def headless_chromium(tmp_path: Path, size: str = "1280,1800") -> Any:
+    """A headless Chromium driven by Selenium, logging the console (``get_log("browser")``);
+    quit it when done."""
+    import tempfile
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chrome, driver = need_browser()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    profile = tempfile.mkdtemp(prefix="povsim-chromium-", dir=tmp_path)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                f"--window-size={size}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def console_errors(browser: Any) -> list[dict[str, Any]]:
+    """The entries the page logged as errors (level SEVERE or ERROR)."""
+    return [e for e in browser.get_log("browser") if e.get("level") in ("SEVERE", "ERROR")]

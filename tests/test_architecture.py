@@ -1,9 +1,8 @@
 """The package imports only downward: scenario → population → money → the components' context →
-components → the engine's layers → model → plotting → ensembles → calibration → report → command
-line (STYLE.md's layout). Every import counts — inside functions and under ``TYPE_CHECKING`` (type
-hints) too — and must point
-down, except the explicit lazy imports listed in ALLOWED_UP; and no two modules import each
-other, directly or through others."""
+components → the engine's layers → model → plotting → ensembles → calibration → analysis → report
+→ command line and explorer (STYLE.md's layout). Every import counts — inside functions and under
+``TYPE_CHECKING`` (type hints) too — and must point down, except the explicit lazy imports listed
+in ALLOWED_UP; and no two modules import each other, directly or through others."""
 
 from __future__ import annotations
 
@@ -28,8 +27,9 @@ LAYERS: list[set[str]] = [
     {"plotting"},
     {"ensembles"},
     {"calibration"},
+    {"analysis"},
     {"report"},
-    {"cli", "commands", "testing", "__init__"},
+    {"cli", "commands", "testing", "__init__", "explore"},
 ]
 
 # deliberate lazy imports upward (inside a function, to break a cycle or defer a heavy import)

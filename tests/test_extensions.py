@@ -145,10 +145,14 @@ def test_user_pathway_shock_and_output_run() -> None:
 
 @pytest.mark.usefixtures("registered")
 def test_user_shock_lowers_incomes() -> None:
-    """The levy lowers every household's first-year net income by exactly amount / size."""
-    with_levy = povsim.PovertyModel(scenario_from_yaml_string(YAML))
+    """The levy lowers every household's first-year net income by exactly amount / size.
+
+    The dibao floor is switched off (``settle_months: null``): it would pay the levy back to
+    the households it covers."""
+    no_floor = {"pathways.dibao.settle_months": None}
+    with_levy = povsim.PovertyModel(scenario_from_yaml_string(YAML).with_overrides(no_floor))
     without = povsim.PovertyModel(scenario_from_yaml_string(YAML.replace(
-        f"levy: {{amount: {LEVY}}}", "levy: {enabled: false}")))
+        f"levy: {{amount: {LEVY}}}", "levy: {enabled: false}")).with_overrides(no_floor))
     for model in (with_levy, without):
         for _ in range(12):
             model.step()

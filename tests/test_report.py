@@ -11,20 +11,16 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 import xarray as xr
-from _support import SCENARIOS
+from _support import SCENARIOS, console_errors, headless_chromium
 
 from povsim import cli
 from povsim.results import write_dataset
 
 REPORT_SCALE = 5000  # 1 simulated household in 5000: a report needs shapes, not precision
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-DRIVER = ("/usr/bin/chromedriver",)
 
 
 @pytest.fixture(scope="module")
@@ -107,48 +103,10 @@ def test_report_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 # ---------------------------------------------------------------------------------------------
 # in a real browser
 # ---------------------------------------------------------------------------------------------
-def _browser() -> tuple[str, str] | None:
-    chrome = next((p for p in CHROMIUM if Path(p).exists()), None) or shutil.which("chromium")
-    driver = next((p for p in DRIVER if Path(p).exists()), None) or shutil.which("chromedriver")
-    if chrome and driver:
-        return chrome, driver
-    return None
-
-
-def _need_browser() -> tuple[str, str]:
-    found = _browser()
-    import importlib.util
-
-    if importlib.util.find_spec("selenium") is None:
-        found = None
-        why = "selenium is not installed (pip install -e '.[test]')"
-    else:
-        why = ("no Chromium and chromedriver (apt-get install chromium chromium-driver; "
-               "scripts/test.sh does it when run as root)")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but the browser test cannot run: {why}")
-        pytest.skip(f"browser test skipped outside CI: {why}")
-    return found
-
-
 def test_report_in_headless_chromium(scenario_report: Path, tmp_path: Path) -> None:
     """Every image of the report loads and nothing is logged as an error; a screenshot is
     kept next to the report (``POVSIM_SCREENSHOT`` names another path)."""
-    chrome, driver = _need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chrome
-    profile = tempfile.mkdtemp(prefix="povsim-chromium-", dir=tmp_path)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                "--window-size=1280,1800"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(driver), options=opts)
+    browser = headless_chromium(tmp_path)
     try:
         browser.get(scenario_report.resolve().as_uri())
         assert browser.title.startswith("povsim report")
@@ -157,8 +115,7 @@ def test_report_in_headless_chromium(scenario_report: Path, tmp_path: Path) -> N
         assert len(images) == 7
         for alt, complete, width in images:
             assert complete and width > 0, f"image {alt!r} did not load"
-        logs = browser.get_log("browser")
-        errors = [e for e in logs if e.get("level") in ("SEVERE", "ERROR")]
+        errors = console_errors(browser)
         assert not errors, errors
         shot = Path(os.environ.get("POVSIM_SCREENSHOT", scenario_report.with_suffix(".png")))
         assert browser.save_screenshot(str(shot))

@@ -21,6 +21,12 @@ Calibration (ABC-SMC with pyabc; the package is :mod:`povsim.calibration`)::
     res = povsim.calibrate("scenarios/baseline.yaml", "calibration/targets.yaml",
                            "calibration/priors.yaml", population_size=100, generations=6)
     post = povsim.load_posterior("calibration/posterior.csv")
+
+Hindcast and sensitivity (:mod:`povsim.analysis`)::
+
+    h = povsim.hindcast("hindcast", posterior="calibration/posterior.csv", replicates=50,
+                        output="hindcast.nc", figure="hindcast.png")
+    sa = povsim.sensitivity("baseline", priors="calibration/priors.yaml", output_dir="sa")
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ __version__ = povsim_version()
 _ENSEMBLE_API = ("attribution", "compare", "frontier", "open_ensemble", "sweep")
 #: names served lazily from :mod:`povsim.calibration` (the fit itself imports pyabc)
 _CALIBRATION_API = ("calibrate", "load_posterior", "load_priors", "load_targets")
+#: names served lazily from :mod:`povsim.analysis` (hindcast, sensitivity, scale bias)
+_ANALYSIS_API = ("hindcast", "scale_bias", "sensitivity")
 
 #: public names served lazily: ``name: (module, attribute)``. numpy, xarray, mesa and dask are
 #: slow to import; `povsim --version` and `--help` must not pay for them.
@@ -94,6 +102,7 @@ __all__ = [
     "evaluate_targets",
     "format_table",
     "frontier",
+    "hindcast",
     "load_posterior",
     "load_priors",
     "load_scenario",
@@ -104,7 +113,9 @@ __all__ = [
     "register_pathway",
     "register_shock",
     "run",
+    "scale_bias",
     "scenarios",
+    "sensitivity",
     "summarize",
     "sweep",
     "target_table",
@@ -126,6 +137,10 @@ def __getattr__(name: str) -> Any:
         from povsim import calibration
 
         return getattr(calibration, name)
+    if name in _ANALYSIS_API:
+        from povsim import analysis
+
+        return getattr(analysis, name)
     raise AttributeError(f"module 'povsim' has no attribute {name!r}")
 
 

@@ -1,5 +1,5 @@
 """The ``povsim`` command line: ``validate``, ``run``, ``show`` (and ``rerun``, ``scenarios``,
-``export``, ``compare``, ``sweep``, ``report``, ``calibrate``).
+``export``, ``compare``, ``sweep``, ``report``, ``calibrate``, ``explore``).
 
 Every error a user can cause is printed as one clear message (file, key, expected, found) with
 exit status 2; a traceback is a bug.
@@ -203,6 +203,12 @@ def _parser() -> argparse.ArgumentParser:
     from povsim.calibration.cli import add_command as add_calibrate
 
     add_calibrate(sub)
+    from povsim.analysis.cli import add_commands as add_analysis
+
+    add_analysis(sub)
+    from povsim.explore.cli import add_command as add_explore
+
+    add_explore(sub)
     return p
 
 

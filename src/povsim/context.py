@@ -148,6 +148,10 @@ class RunState:
     dibao_line: float = 0.0
     plan: PlanState = field(default_factory=PlanState)
     flows: dict[str, np.ndarray] = field(default_factory=dict)
+    #: households found at the last review awaiting registration next January (returns and
+    #: new poor, ``exits.household.intake: next_year``), and those registered this January
+    found: dict[str, np.ndarray] = field(default_factory=dict)
+    entered: dict[str, np.ndarray] = field(default_factory=dict)
     components: list[Any] = field(default_factory=list)
     handlers: dict[str, Any] = field(default_factory=dict)
     contexts: dict[str, Context] = field(default_factory=dict)

@@ -8,8 +8,16 @@ re-registered: a *return*. A poor household never registered is found with proba
 cleaned (wrongly included households removed, counted among exits and in ``exited_by_review``)
 and a larger share of the missed poor is found.
 
+Dynamic management (seed (四) 动态化管理, ``exits.household.intake``): with ``next_year`` (the
+default) the households found at a year-end review are registered the next January
+(:func:`intake`), before the counties plan, so the pathways serve them that year; they are that
+year's returns and new poor, and they are in its year-end stock only if they have not exited by
+its assessment. With ``year_end`` they are registered at once and counted in the year-end stock
+of the year they were found. Households found and awaiting registration are not omissions.
+
 The register therefore obeys, every year and in every county,
-``registered(t) = registered(t-1) - exited + returned + new_poor`` (people).
+``registered(t) = registered(t-1) - exited + returned + new_poor`` (people), where the returns
+and new poor of year ``t`` are the households that entered the register during ``t``.
 
 Villages exit when their incidence is below ``exits.village.max_incidence`` and their required
 services are present; counties when incidence, wrong-exit rate and omission rate are below the
@@ -30,7 +38,7 @@ from povsim.scenario.schema import at
 if TYPE_CHECKING:
     from povsim.context import RunState
 
-__all__ = ["TOL", "assess", "exit_threshold", "guarantees", "initial_state"]
+__all__ = ["TOL", "assess", "exit_threshold", "guarantees", "initial_state", "intake"]
 
 TOL = 0.5  # yuan per person: incomes are compared with the line to within half a yuan
 _TOL = TOL
@@ -73,7 +81,33 @@ def stable_income(run: RunState) -> np.ndarray:
         market = np.add(hh.wage_base[lo:hi], hh.farm_base[lo:hi], dtype=np.float64)
         market *= 1.0 - hh.transitory[lo:hi]
         out[lo:hi] += market
+    if "dibao_floor" in hh:
+        # an income floor that held this year holds whatever the transitory luck (the dibao
+        # settlement pays the shortfall): the stable income is at least the floor
+        rows = np.flatnonzero(hh.dibao_floor > 0)
+        if rows.size:
+            size = hh.size[rows].astype(np.float64)
+            floor = hh.dibao_floor[rows] * size
+            actual = hh.income_ytd[rows] - hh.oop_ytd[rows] - hh.loss_ytd[rows]
+            met = actual >= floor - TOL * size
+            out[rows] = np.where(met, np.maximum(out[rows], floor), out[rows])
     return out
+
+
+def intake(run: RunState, year: int) -> None:
+    """Register, in January of ``year``, the households found at the last year-end review.
+
+    With ``exits.household.intake: next_year`` :func:`assess` keeps the households it finds
+    (returns and new poor) in ``run.found``; this registers them before the counties plan and
+    keeps them in ``run.entered`` as the year's returns and new poor.
+    """
+    hh = run.households
+    found = run.found
+    run.entered = found
+    run.found = {}
+    for mask in found.values():
+        hh.registered[mask] = True
+        hh.registered_year[mask] = year
 
 
 def initial_state(households: Households, places: Places, weight: float) -> PlaceState:
@@ -157,8 +191,16 @@ def assess(run: RunState, year: int) -> None:
     hh.registered[exiting] = False
     hh.exit_year[exiting] = year
     hh.wrongly_included[exiting] = False
-    hh.registered[returning | new_poor] = True
-    hh.registered_year[returning | new_poor] = year
+    if rules.household.intake == "next_year":
+        # found now, registered next January (intake); this year's inflow entered in January
+        run.found = {"returned": returning, "new_poor": new_poor}
+        none = np.zeros(hh.n, dtype=bool)
+        returning = run.entered.get("returned", none)
+        new_poor = run.entered.get("new_poor", none)
+        run.entered = {}
+    else:
+        hh.registered[returning | new_poor] = True
+        hh.registered_year[returning | new_poor] = year
     run.flows = {
         "exited": exiting,
         "exited_by_review": removed,
@@ -223,8 +265,10 @@ def _assess_places(
     exited_people = np.bincount(hh.county, weights=size * exited_ever, minlength=P.n_counties)
     wrong_rate = np.divide(wrong_exit, exited_people, out=np.zeros(P.n_counties),
                            where=exited_people > 0)
-    omitted = np.bincount(hh.county, weights=size * (poor & ~hh.registered),
-                          minlength=P.n_counties) * w
+    missed = poor & ~hh.registered
+    for mask in run.found.values():  # found at this review, registered next January
+        missed &= ~mask
+    omitted = np.bincount(hh.county, weights=size * missed, minlength=P.n_counties) * w
     omission_rate = omitted / np.maximum(run.place.county_people, 1.0)
     ok = inc_c < rules.county.max_incidence
     if rules.county.max_wrong_exit_rate is not None:

@@ -342,6 +342,7 @@ class PovertyModel(mesa.Model):
         hh.oop_ytd[:] = 0.0
         hh.loss_ytd[:] = 0.0
         hh.benefit_ytd[:] = 0.0
+        exits_mod.intake(run, year)  # households found at the last review (dynamic management)
         t0 = time.perf_counter()
         plan_year(run, self.pathway_list, self.services, year)
         self.timing["planning"] = self.timing.get("planning", 0.0) + time.perf_counter() - t0

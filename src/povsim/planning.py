@@ -329,12 +329,14 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
         if pw.event_driven:
             need[:, p_i] = plan.need[pw.name]
             continue
+        # spending expected during the year besides enrolment (dibao's floor settlements)
+        need[:, p_i] = run.call(pw, "expected_need", year)
         idx = eligible.get(pw.name)
         if idx is None or idx.size == 0:
             continue
         cost = run.call(pw, "cost", idx, year) * w
         credit = run.call(pw, "credit", idx, year) * w
-        need[:, p_i] = np.bincount(hh.county[idx], weights=cost, minlength=C)
+        need[:, p_i] += np.bincount(hh.county[idx], weights=cost, minlength=C)
         candidates[pw.name] = (idx, cost, credit)
     s_idx = names.index("services")
     if services.enabled:

@@ -493,6 +493,7 @@ def execute(
     description: str = "runs",
     security: Any = None,
     dashboard: str | bool | None = None,
+    on_run: Callable[[int, int], None] | None = None,
 ) -> ExecutionReport:
     """Compute every run of ``plans`` not yet in the store at ``path``.
 
@@ -522,6 +523,9 @@ def execute(
         Called with one-line messages (start, resume).
     security, dashboard
         See :class:`Runner`.
+    on_run
+        Called as ``on_run(done, total)`` once the stored runs are counted and after each run
+        is stored (a progress indicator other than the text bar, e.g. the explorer's).
 
     Returns
     -------
@@ -548,14 +552,16 @@ def execute(
     path = check_output(path, formats=(".zarr",), kind=ENSEMBLE_KIND)
     with locked(path):
         return _execute(plans, replicates, root_seed, path, workers, scheduler, progress, crn,
-                        attribution, overwrite, attrs, log, description, security, dashboard)
+                        attribution, overwrite, attrs, log, description, security, dashboard,
+                        on_run)
 
 
 def _execute(plans: Sequence[Plan], replicates: int, root_seed: int, path: Path,
              workers: int | None, scheduler: str | None, progress: bool | None, crn: bool,
              attribution: bool, overwrite: bool, attrs: dict[str, Any] | None,
              log: Callable[[str], None] | None, description: str, security: Any,
-             dashboard: str | bool | None) -> ExecutionReport:
+             dashboard: str | bool | None,
+             on_run: Callable[[int, int], None] | None = None) -> ExecutionReport:
     from povsim.progress import tqdm_class
 
     tqdm = tqdm_class()
@@ -587,6 +593,8 @@ def _execute(plans: Sequence[Plan], replicates: int, root_seed: int, path: Path,
                     tasks.append(Task(i, e, r, seed, _task_key(spec, p.group, e, r)))
     total = sum(len(p.experiments) for p in plans) * replicates
     report = ExecutionReport(path=path, total=total, already=total - len(tasks))
+    tick = on_run or (lambda _done, _total: None)
+    tick(report.already, total)
     if not tasks:
         say(f"all {total} runs already in {path}")
         return report
@@ -626,6 +634,7 @@ def _execute(plans: Sequence[Plan], replicates: int, root_seed: int, path: Path,
                 store.write(task.plan, task.experiment, task.replicate, res)
                 report.computed += 1
                 bar.update(1)
+                tick(report.already + report.computed, total)
         except KeyboardInterrupt:
             report.seconds = time.perf_counter() - t0
             bar.close()

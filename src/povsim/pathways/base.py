@@ -95,7 +95,9 @@ class Pathway(Component):
         """The effect of an earlier enrolment begins for households ``idx``."""
 
     def expected_need(self, ctx: Context, year: int) -> np.ndarray:
-        """For event-driven pathways: expected yearly spending by county (yuan)."""
+        """Expected yearly spending by county (yuan): for event-driven pathways all of it; for
+        the others what they expect to pay during the year besides enrolment (added to the
+        enrolment cost when the county splits its money by need)."""
         return np.zeros(ctx.places.n_counties)
 
     # -- attribution of exits (see povsim.assessment) ----------------------------------

@@ -901,6 +901,60 @@ class Dibao(PathwayConfig):
     delay_months: int = param(
         0, "seed (七): payments start in the month of enrolment", unit="months", ge=0, le=120
     )
+    settle_months: Literal[1, 2, 3, 4, 6, 12] | None = param(
+        3,
+        "seed (七) 据实发放差额补助 (the gap is paid against actual income) and 政策性兜底: every "
+        "settle_months the income so far this year is compared with the floor and the shortfall "
+        "paid, and once more at the year end; assumption: a quarterly review (the dibao review "
+        "period is not in calibration/); null: no settlement, the January payment only (no floor)",
+        unit="months",
+    )
+    floor_margin: float = param(
+        0.0,
+        "assumption: the floor is the dibao line itself (seed (七) 兜底 to the line); from 2019 "
+        "Sichuan's own dibao line lies above the poverty line (parameters.csv "
+        "rural_dibao_lower_limit_interpolated 320 and 364 yuan/month), which is margin enough",
+        unit="fraction above the dibao line",
+        ge=0,
+        le=1,
+    )
+    covers_medical: bool = param(
+        True,
+        "seed (七) 通过社会保障实施政策性兜底 with (八): what a dibao household still pays for "
+        "a hospital stay after the medical-aid layers counts against its income, so a bill does "
+        "not push it below the floor",
+    )
+    monitor_from: int | None = param(
+        2020,
+        "seed (四) 动态化管理 and (二十三) 保持扶贫政策不变: from this year exited households near "
+        "the line are monitored and, when their income falls short of the poverty line, paid the "
+        "shortfall (temporary assistance from the dibao envelope) before they fall back onto the "
+        "register. causes_health_return.csv: new_at_risk_or_edge_monitored_increase China 2020 "
+        "(the national monitoring of households at risk of returning); before it returns were "
+        "re-counted, returned_to_poverty China 2016 (over 600,000, about 1.1 % of the 55.75 M "
+        "poor of 2015, national_series.csv). null: never",
+        unit="year",
+        ge=1900,
+        le=2100,
+    )
+    monitor_band: float = param(
+        0.5,
+        "assumption: households whose last per-capita net income was below 1.5 times the line "
+        "are monitored (the range of the national 2020 monitoring of households at risk, "
+        "causes_health_return.csv new_at_risk_or_edge_monitored_increase; the band itself is "
+        "not in calibration/)",
+        unit="fraction above the poverty line",
+        ge=0,
+        le=5,
+    )
+    monitor_years: int | None = param(
+        None,
+        "seed (二十三) 保持扶贫政策不变: exited households stay monitored to the end of the "
+        "campaign (null); a number limits it to that many years after the exit",
+        unit="years after the exit",
+        ge=1,
+        le=50,
+    )
 
 
 class Medical(PathwayConfig):
@@ -1550,6 +1604,14 @@ class HouseholdExit(StrictModel):
         "assumption: exited households that fall back below the line are found by the yearly "
         "return monitoring",
         unit="probability per household-year",
+    )
+    intake: Literal["next_year", "year_end"] = param(
+        "next_year",
+        "seed (四) 动态化管理 and sichuan_poor_population.csv: the households found poor at a "
+        "year-end review (returns and new poor) are registered the next January, served by the "
+        "pathways that year and counted in that year's flows; the year-end stock is the "
+        "register after the year's exits (2015 stock 3.80 M - 1.078 M lifted out in 2016 = "
+        "2.72 M at the end of 2016). year_end: registered at once, in the year-end stock",
     )
 
 
