@@ -116,6 +116,9 @@ scenario_overrides = st.fixed_dictionaries(
         "budget.carry_over": st.booleans(),
         "lines.merge.year": st.sampled_from([None, 2015, 2016, 2017, 2018, 2019, 2020]),
         "budget.county_rule": st.sampled_from(["registered_poor", "equal", "poverty_gap"]),
+        "plans.concentrate": st.booleans(),
+        "plans.max_task_share": st.floats(0.05, 1.0, allow_nan=False),
+        "population.county_heterogeneity.incidence_sigma": st.floats(0.0, 1.0, allow_nan=False),
         **{f"pathways.{p}.enabled": st.booleans() for p in BUILTIN_PATHWAYS},
     }
 )
@@ -142,6 +145,7 @@ def test_invariants_hold_for_random_scenarios(overrides: dict[str, Any], seed: i
         if not overrides[f"pathways.{p}.enabled"]:
             assert float(ds["spending"].sel(pathway=p).sum()) == 0.0, p
             assert float(ds["households_served"].sel(pathway=p).sum()) == 0.0, p
+            assert (ds["binding_constraint"].sel(pathway=p) == 0).all(), p
     if overrides["budget.scale"] == 0.0:
         assert float(ds["spending"].sum()) == 0.0
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from povsim.budget import Ledger, Rationed, priority_order, ration
+from povsim.budget import Ledger, Rationed, combine_binding, priority_order, ration
 from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
@@ -56,7 +56,8 @@ STATE: dict[str, str] = {
     "village_services": "services present in each village (places.services)",
     "flows": "the last assessment's exits, returns and new poor (household masks)",
     "place_exits": "village and county exits and the county assessment statistics",
-    "plan": "this year's households served and waiting, for every pathway",
+    "plan": "this year's households served and waiting, for every pathway, and the county "
+            "plans (tasks, exit years, villages due)",
 }
 
 
@@ -109,12 +110,28 @@ class PlanState:
         Pathway name → capacity left per county this year (units; ``inf``: no limit).
     need
         Pathway name → expected spending per county of an event-driven pathway (yuan).
+    binding
+        Pathway name (and ``"services"``) → what held it back in each county this year, a
+        code of :data:`povsim.budget.BINDING` (int8), combined over the year's rationings.
+    left
+        Pathway name → registered poor households of each county not eligible for it (the
+        ``left`` of :func:`povsim.budget.ration`).
+    county
+        The county plans (:func:`povsim.planning.county_plans`): ``task`` (persons to lift
+        this year), ``exit_year`` (planned exit year) and ``villages_due`` (real villages due
+        to exit this year), per county.
+    village_due
+        One flag per village: due to exit this year under its county's plan.
     """
 
     served: dict[str, np.ndarray] = field(default_factory=dict)
     waiting: dict[str, np.ndarray] = field(default_factory=dict)
     capacity: dict[str, np.ndarray] = field(default_factory=dict)
     need: dict[str, np.ndarray] = field(default_factory=dict)
+    binding: dict[str, np.ndarray] = field(default_factory=dict)
+    left: dict[str, np.ndarray] = field(default_factory=dict)
+    county: dict[str, np.ndarray] = field(default_factory=dict)
+    village_due: np.ndarray | None = None
 
 
 @dataclass
@@ -553,10 +570,12 @@ class Context:
             marginal = run.draws(f"capacity.{self.name}", run.year)[idx]
             if units is None:
                 units = self._comp.units(self, idx) * run.weight
-        res: Rationed = ration(county, cost, self.money_left(), units=units,
-                               capacity=cap, marginal_u=marginal)
-        chosen = res.chosen
         C = run.places.n_counties
+        left = run.plan.left.get(self.name)
+        res: Rationed = ration(county, cost, self.money_left(), units=units,
+                               capacity=cap, marginal_u=marginal, left=left)
+        self.bound(res.binding)
+        chosen = res.chosen
         if chosen.any():
             paid = self.spend(res.spent)
             if np.any(paid < res.spent - 1e-3):  # pragma: no cover - guarded by ration
@@ -569,6 +588,9 @@ class Context:
             lent = ration(county, req, self.money_left("credit"))
             credit_ok = lent.chosen & (req > 0) & chosen
             self.spend(np.bincount(county, weights=req * credit_ok, minlength=C), "credit")
+            refused = np.bincount(county, weights=(req > 0) & ~credit_ok & chosen,
+                                  minlength=C) > 0
+            self.bound(np.where(refused, lent.binding, res.binding))
         return chosen, credit_ok
 
     def buy(
@@ -618,8 +640,10 @@ class Context:
         first = np.searchsorted(item, np.arange(n_items))
         item_cost = np.bincount(item, weights=cost, minlength=n_items)
         item_units = np.bincount(item, weights=units, minlength=n_items)
+        left = run.plan.left.get(self.name)
         res = buy_places(county[first], item_cost, self.money_left(), units=item_units,
-                         hard_cap=cap)
+                         hard_cap=cap, left=left)
+        self.bound(res.binding)
         share = res.share[item]
         u = run.draws(f"capacity.{self.name}", run.year)[idx]
         chosen = (share >= 1.0) | (u < share)
@@ -635,7 +659,18 @@ class Context:
             lent = ration(county, req, self.money_left("credit"))
             credit_ok = lent.chosen & (req > 0) & chosen
             self.spend(np.bincount(county, weights=req * credit_ok, minlength=C), "credit")
+            refused = np.bincount(county, weights=(req > 0) & ~credit_ok & chosen,
+                                  minlength=C) > 0
+            self.bound(np.where(refused, lent.binding, res.binding))
         return chosen, credit_ok
+
+    def bound(self, binding: np.ndarray) -> None:
+        """Record what held this component back in each county (codes of
+        :data:`povsim.budget.BINDING`), combined with the year's earlier rationings."""
+        plan = self._run.plan
+        before = plan.binding.get(self.name)
+        plan.binding[self.name] = (np.asarray(binding, dtype=np.int8) if before is None
+                                   else combine_binding(before, binding))
 
     def emit(self, event: str, *args: Any) -> Any:
         """Raise ``event``; returns the handler's answer, or ``None`` if no component handles it.

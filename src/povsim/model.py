@@ -37,7 +37,7 @@ from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households
 from povsim.lines import dibao_line, poverty_line
 from povsim.pathways.base import Pathway
-from povsim.planning import allocate, plan_year
+from povsim.planning import allocate, plan_record, plan_year
 from povsim.population.synthesis import synthesize
 from povsim.registry import PATHWAYS, SHOCKS
 from povsim.results import Recorder
@@ -174,6 +174,7 @@ class PovertyModel(mesa.Model):
         self.counties = [CountyGovernment(self, c) for c in range(self.places.n_counties)]
         self.recorder = Recorder(run)
         self.recorder.extra.append(self.attribution.record)
+        self.recorder.extra.append(lambda flows: plan_record(run, flows))
         self.recorder.extra_coords["attribution"] = ("attribution", self.attribution.labels)
         self.recorder.record_start()
         self.timing["setup"] = time.perf_counter() - t0

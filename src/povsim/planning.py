@@ -1,4 +1,4 @@
-"""January planning: the province splits the money, every county rations it, pathways enrol.
+"""January planning: the province splits the money, every county plans and rations it, pathways enrol.
 
 All counties plan at once (seed (十九): each county integrates its funds):
 
@@ -8,6 +8,14 @@ All counties plan at once (seed (十九): each county integrates its funds):
 2. the province splits every source across counties (:func:`povsim.budget.county_split`);
 3. every county splits each source across pathways by need or by shares
    (:func:`povsim.budget.envelope_weights`);
+3a. every county makes its plan (seed (三) 以县为单位分年度制定到村到户的扶贫脱贫计划, (十九)
+   每年…下达减贫任务, :func:`county_plans`): from its registered poor, its rural population,
+   its money this year and the deadline it derives a planned exit year and this year's
+   poverty-reduction task, and picks the villages due to exit this year (:func:`villages_due`,
+   the nearest to the incidence limit first); with ``plans.concentrate`` the households of the
+   villages due come first in every pathway's rationing and the services programme builds for
+   them first; at the year end the county is verified against its task (二十三,
+   :func:`plan_record`);
 4. every pathway's eligible households are rationed in its priority order by its
    :meth:`~povsim.pathways.base.Pathway.ration` (:meth:`povsim.context.Context.ration`, the one
    rule of :mod:`povsim.budget.rationing`, or the capacity money buys,
@@ -15,6 +23,9 @@ All counties plan at once (seed (十九): each county integrates its funds):
    the services programme builds with its envelope;
 5. each pathway enrols the households paid for, once for all counties (county by county, each
    in priority order): enrolment acts on each household separately.
+
+Every rationing says what held each county back (:data:`povsim.budget.BINDING`); the year's
+code per pathway and county is ``binding_constraint`` in the results (:func:`plan_record`).
 """
 
 from __future__ import annotations
@@ -23,11 +34,210 @@ from typing import Any
 
 import numpy as np
 
-from povsim.budget import county_split, envelope_weights, source_amounts
+from povsim.budget import BINDING, county_split, envelope_weights, segment_cumsum, source_amounts
+from povsim.budget.rationing import ELIGIBILITY, NOBODY_LEFT, NONE
 from povsim.context import PlanState, RunState
 from povsim.scenario.schema import at
 
-__all__ = ["allocate", "plan_year", "source_pathways"]
+__all__ = ["allocate", "concentrate", "county_plans", "plan_record", "plan_year",
+           "source_pathways", "villages_due"]
+
+
+def county_plans(
+    registered: np.ndarray,
+    people: np.ndarray,
+    money: np.ndarray,
+    year: int,
+    *,
+    max_incidence: float,
+    deadline: int,
+    cost_per_exit: float,
+    max_task_share: float,
+    exit_year: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Every county's exit plan and this year's poverty-reduction task, from its own state.
+
+    Parameters
+    ----------
+    registered, people
+        Registered poor and rural population per county (persons, real scale).
+    money
+        Grant money the county has this year (yuan).
+    year
+        The planning year.
+    max_incidence
+        Incidence below which the county may exit (``exits.county.max_incidence``).
+    deadline
+        Year by which every county is to exit and every poor person be lifted out
+        (``plans.deadline``).
+    cost_per_exit
+        Money needed to lift one person out (``plans.cost_per_exit``, yuan/person).
+    max_task_share
+        Largest share of its register a county can lift in one year (``plans.max_task_share``).
+    exit_year
+        Year each county already exited (-1 or absent: not yet).
+
+    Returns
+    -------
+    dict
+        Per county: ``pace`` (persons the county can lift this year: its money over the cost
+        per exit, at most ``max_task_share`` of its register), ``gap`` (persons to lift before
+        its incidence is below the limit), ``exit_year`` (this year plus the years the gap
+        takes at that pace, less one, no later than the deadline and no earlier than this
+        year; a county that exited keeps its year), ``feasible`` (1 if that pace reaches the
+        limit by the deadline) and ``task`` (persons to lift this year: the gap spread evenly
+        over the years to the planned exit, but at least the register spread evenly over the
+        years to the deadline, and at most the register).
+    """
+    registered = np.asarray(registered, dtype=np.float64)
+    people = np.asarray(people, dtype=np.float64)
+    money = np.asarray(money, dtype=np.float64)
+    years_left = max(deadline - year + 1, 1)
+    gap = np.maximum(registered - max_incidence * people, 0.0)
+    pace = np.minimum(money / cost_per_exit, max_task_share * registered)
+    need = np.ceil(np.divide(gap, pace, out=np.full(gap.shape, np.inf), where=pace > 0))
+    need = np.where(gap > 0, need, 1.0)
+    feasible = year + need - 1 <= max(deadline, year)
+    planned = np.where(feasible, year + need - 1, max(deadline, year)).astype(np.int64)
+    if exit_year is not None:
+        done = np.asarray(exit_year) >= 0
+        planned = np.where(done, np.asarray(exit_year, dtype=np.int64), planned)
+    to_exit = np.maximum(planned - year + 1, 1)
+    task = np.minimum(registered, np.maximum(gap / to_exit, registered / years_left))
+    return {"pace": pace, "gap": gap, "exit_year": planned,
+            "feasible": feasible.astype(np.float64), "task": task}
+
+
+def villages_due(
+    village_county: np.ndarray,
+    remaining: np.ndarray,
+    incidence: np.ndarray,
+    n_due: np.ndarray,
+) -> np.ndarray:
+    """The villages due to exit this year: in each county the nearest to the limit first.
+
+    Parameters
+    ----------
+    village_county
+        County of each village.
+    remaining
+        Real poor villages each (simulated) village still stands for (not yet exited).
+    incidence
+        Registered poor / population of each village.
+    n_due
+        Real villages each county plans to take out this year.
+
+    Returns
+    -------
+    numpy.ndarray
+        One flag per village: its county's plan takes it out this year (the villages with the
+        lowest incidence, in that order, until the county's ``n_due`` is reached; a simulated
+        village standing for several real ones is due if its first real village is).
+    """
+    village_county = np.asarray(village_county, dtype=np.intp)
+    C = np.asarray(n_due).size
+    order = np.lexsort((np.arange(village_county.size), incidence, village_county))
+    vc = village_county[order]
+    rem = np.asarray(remaining, dtype=np.float64)[order]
+    before = segment_cumsum(rem, vc, C) - rem
+    due = np.zeros(village_county.size, dtype=bool)
+    due[order] = (rem > 0) & (before < np.asarray(n_due, dtype=np.float64)[vc] - 1e-9)
+    return due
+
+
+def _make_plans(run: RunState, year: int) -> None:
+    """The county plans of ``year`` (after the money is allocated): ``run.plan.county`` and
+    ``run.plan.village_due``."""
+    hh = run.households
+    P = run.places
+    w = run.weight
+    cfg = run.params.plans
+    plan = run.plan
+    reg_c = run.county_sum(hh.size * hh.registered, dtype=np.int64) * w
+    grants = run.ledger.kinds == "grant"
+    money = run.ledger.available[:, grants].sum(axis=1)
+    out = county_plans(
+        reg_c, run.place.county_people, money, year,
+        max_incidence=run.params.exits.county.max_incidence, deadline=cfg.deadline,
+        cost_per_exit=cfg.cost_per_exit, max_task_share=cfg.max_task_share,
+        exit_year=run.place.county_exit_year)
+    reg_v = np.bincount(hh.village, weights=hh.size * hh.registered,
+                        minlength=P.n_villages) * w
+    inc_v = np.divide(reg_v, run.place.village_population, out=np.zeros(P.n_villages),
+                      where=run.place.village_population > 0)
+    remaining = P.village_weight * (1.0 - run.place.village_exited) * P.village_poor
+    left_c = np.bincount(P.village_county, weights=remaining, minlength=P.n_counties)
+    to_exit = np.maximum(out["exit_year"] - year + 1, 1)
+    n_due = np.where(out["exit_year"] >= year, np.ceil(left_c / to_exit - 1e-9), 0.0)
+    out["villages_due"] = np.minimum(n_due, left_c)
+    plan.county = out
+    plan.village_due = villages_due(P.village_county, remaining, inc_v, n_due)
+
+
+def concentrate(run: RunState, idx: np.ndarray) -> np.ndarray:
+    """The stable permutation putting households ``idx`` (sorted by county, in priority
+    order) of the villages due to exit first within each county (``plans.concentrate``)."""
+    due = run.plan.village_due
+    if not run.params.plans.concentrate or due is None or idx.size == 0:
+        return np.arange(idx.size)
+    hh = run.households
+    return np.lexsort((~due[hh.village[idx]], hh.county[idx]))
+
+
+def plan_record(run: RunState, flows: bool) -> dict[str, Any]:
+    """The year's plans, their verification and what held every pathway back (results).
+
+    ``county_task_met`` is the verification of seed (二十三): people who exited this year
+    against the county's task.
+    """
+    P = run.places
+    C = P.n_counties
+    names = run.ledger.pathways
+    plan = run.plan
+    binding = np.zeros((len(names), C), dtype=np.int8)
+    task = np.full(C, np.nan)
+    exit_year = np.full(C, np.nan)
+    due = np.full(C, np.nan)
+    met = np.full(C, np.nan)
+    feasible = np.full(C, np.nan)
+    if flows:
+        for i, name in enumerate(names):
+            got = plan.binding.get(name)
+            if got is not None:
+                binding[i] = got
+        if plan.county:
+            task = plan.county["task"]
+            exit_year = plan.county["exit_year"].astype(np.float64)
+            due = plan.county["villages_due"]
+            feasible = plan.county["feasible"]
+            exited = np.bincount(run.households.county,
+                                 weights=run.households.size * run.flows["exited"],
+                                 minlength=C) * run.weight
+            met = (exited >= task - 0.5).astype(np.float64)
+    codes = list(range(len(BINDING)))
+    return {
+        "binding_constraint": (
+            ("pathway", "county"), binding,
+            {"units": "1", "flag_values": codes, "flag_meanings": " ".join(BINDING),
+             "description": "what held the pathway back in the county this year: money, "
+                            "capacity, eligibility (everyone eligible served, some registered "
+                            "poor not eligible) or nobody left to serve; none: pathway off or "
+                            "base year"}),
+        "county_task": (("county",), task, {
+            "units": "persons",
+            "description": "poverty-reduction task of the county plan this year (seed 十九)"}),
+        "county_planned_exit_year": (("county",), exit_year, {
+            "units": "year", "description": "exit year of the county plan made this January"}),
+        "county_plan_feasible": (("county",), feasible, {
+            "units": "1",
+            "description": "1 if the county's pace reaches the exit limit by the deadline"}),
+        "county_villages_due": (("county",), due, {
+            "units": "villages",
+            "description": "poor villages the county plan takes out this year"}),
+        "county_task_met": (("county",), met, {
+            "units": "1",
+            "description": "1 if this year's exits reached the county's task (seed 二十三)"}),
+    }
 
 
 def allocate(run: RunState, year: int) -> np.ndarray:
@@ -93,6 +303,22 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
             plan.capacity[pw.name] = _split_capacity(
                 run, at(cap, year), hh.county[idx], pw.units(ctx, idx) * w)
     run.ledger.open_year(year, allocate(run, year))
+    _make_plans(run, year)
+    reg_hh = run.county_sum(hh.registered, dtype=np.int64).astype(np.float64)
+    for pw in pathways:
+        if not pw.enabled:
+            plan.binding[pw.name] = np.full(C, NONE, dtype=np.int8)
+            continue
+        if pw.event_driven:
+            left = reg_hh
+        else:
+            idx = eligible[pw.name]
+            left = np.maximum(reg_hh - np.bincount(hh.county[idx], weights=hh.registered[idx],
+                                                   minlength=C), 0.0)
+        plan.left[pw.name] = left
+        plan.binding[pw.name] = np.where(left > 0, ELIGIBILITY, NOBODY_LEFT).astype(np.int8)
+    plan.binding["services"] = np.full(C, NOBODY_LEFT if services.enabled else NONE,
+                                       dtype=np.int8)
 
     names = run.ledger.pathways
     need = np.zeros((C, len(names)))
@@ -131,6 +357,7 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
         ctx = run.contexts[pw.name]
         idx, cost, credit = candidates[pw.name]
         order = ctx.order(idx, pw.priority)
+        order = order[concentrate(run, idx[order])]
         idx, cost, credit = idx[order], cost[order], credit[order]
         units = pw.units(ctx, idx) * w if pw.name in plan.capacity else None
         paid, credit_ok = run.call(pw, "ration", idx, cost, credit, units, year)

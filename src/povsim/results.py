@@ -263,7 +263,10 @@ class Recorder:
                     stack.append(np.asarray(snap[name][1], dtype=float))
                 else:
                     stack.append(np.full(shape, np.nan))
-            data_vars[name] = (("year", *dims), np.stack(stack), attrs)
+            values = np.stack(stack)
+            if "flag_values" in attrs:  # coded variables stay integers
+                values = np.nan_to_num(values, nan=0.0).astype(np.int8)
+            data_vars[name] = (("year", *dims), values, attrs)
         coords = {
             "year": ("year", np.array(self.years, dtype=np.int64), {"units": "year",
                      "description": "year end; the first is the starting stock"}),

@@ -2,8 +2,10 @@
 
 Poor villages start with part of the services the seed requires (hardened road, safe water,
 power, broadband, clinic, culture room); each year every county spends its share of the
-``sectoral_programmes`` money building what is missing, poor villages with the highest
-incidence first. Services matter twice: a village exits only with its required services, and a
+``sectoral_programmes`` money building what is missing: first the villages due to exit this
+year under the county plan (``plans.concentrate``, :func:`povsim.planning.villages_due`; the
+services their exit requires first), then the other poor villages with the highest incidence
+first. Services matter twice: a village exits only with its required services, and a
 household's safe-water guarantee comes from its village. The education drive (控辍保学) brings
 out-of-school children back at ``schooling_fix_rate``.
 """
@@ -31,7 +33,7 @@ class ServicesProgramme(Component):
     owns = (Column("service_draw", np.float32, "1",
                    "uniform deciding access in a partly covered simulated village", "services"),)
     modifies = ("schooling_ok", "village_services")
-    reads = ("registered", "size", "place_exits")
+    reads = ("registered", "size", "place_exits", "plan")
 
     @property
     def enabled(self) -> bool:
@@ -83,15 +85,27 @@ class ServicesProgramme(Component):
         hh = ctx.households
         reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
         inc = reg[v] * ctx.weight / np.maximum(ctx.place.village_population[v], 1.0)
-        # safe water first everywhere (households' guarantee depends on it), then the rest,
-        # poor villages with the highest incidence first
-        water_first = np.array(self.items)[item] != "water"
+        # the villages due to exit under the county plan first, the services their exit
+        # requires first; then safe water everywhere (households' guarantee depends on it),
+        # then the rest, poor villages with the highest incidence first
+        names = np.array(self.items)[item]
+        water_first = names != "water"
+        plan = ctx.plan
+        due_v = plan.village_due
+        if ctx.params.plans.concentrate and due_v is not None:
+            later = ~due_v[v]
+            required = np.isin(names, ctx.params.exits.village.require_services)
+        else:
+            later = np.zeros(v.size, dtype=bool)
+            required = np.ones(v.size, dtype=bool)
         county = P.village_county[v]
-        order = np.lexsort((item, -inc, ~P.village_poor[v], water_first, county))
+        order = np.lexsort((item, -inc, ~P.village_poor[v], water_first,
+                            later | ~required, later, county))
         v, item, cost, county = v[order], item[order], cost[order], county[order]
         # the first item money does not stretch to is built in part (a simulated village
         # stands for village_weight real ones)
         res = ration(county, cost, ctx.money_left(), partial=True)
+        ctx.bound(res.binding)
         for i, name in enumerate(self.items):
             sel = (item == i) & (res.share > 0)
             cur = P.services[name][v[sel]]

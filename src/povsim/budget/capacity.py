@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.budget.rationing import Rationed, ration
+from povsim.budget.rationing import Rationed, binding_codes, ration
 
 __all__ = ["bought", "buy"]
 
@@ -55,7 +55,8 @@ def bought(money: np.ndarray, unit_cost: float | np.ndarray,
 
 
 def buy(county: np.ndarray, cost: np.ndarray, money: np.ndarray, *,
-        units: np.ndarray | None = None, hard_cap: np.ndarray | None = None) -> Rationed:
+        units: np.ndarray | None = None, hard_cap: np.ndarray | None = None,
+        left: np.ndarray | None = None) -> Rationed:
     """Buy items in the given order, county by county, until the money or the hard cap ends.
 
     Parameters
@@ -69,16 +70,22 @@ def buy(county: np.ndarray, cost: np.ndarray, money: np.ndarray, *,
     units, hard_cap
         Capacity units of each item (default 1) and the hard cap per county (``inf``/``None``:
         none).
+    left
+        Per county, the target group not among the items (see :func:`povsim.budget.ration`).
 
     Returns
     -------
     Rationed
         ``share``: fraction of each item bought (1, 0, or in between for the marginal item of a
-        county); ``spent`` ≤ ``money`` and ``units`` ≤ ``hard_cap`` per county.
+        county); ``spent`` ≤ ``money`` and ``units`` ≤ ``hard_cap`` per county; ``binding``:
+        ``money`` or ``capacity`` (the hard cap), whichever stopped the county first, where
+        an item was not bought in full.
     """
     county = np.asarray(county, dtype=np.intp)
     cost = np.asarray(cost, dtype=np.float64)
     by_money = ration(county, cost, money, partial=True)
+    C = np.asarray(money).size
+    by_cap_share = None
     if hard_cap is None or county.size == 0:
         share = by_money.share
     else:
@@ -88,8 +95,15 @@ def buy(county: np.ndarray, cost: np.ndarray, money: np.ndarray, *,
         # (no cap: more than all the units)
         by_cap = ration(county, u, np.where(np.isfinite(cap), cap, u.sum() + 1.0), partial=True)
         share = np.minimum(by_money.share, by_cap.share)
-    C = np.asarray(money).size
+        by_cap_share = by_cap.share
     u = np.ones(county.size) if units is None else np.asarray(units, dtype=np.float64)
     spent = np.bincount(county, weights=cost * share, minlength=C)
     used = np.bincount(county, weights=u * share, minlength=C)
-    return Rationed(share, spent, used)
+    short = np.bincount(county, weights=share < 1.0, minlength=C) > 0
+    if by_cap_share is None:
+        money_binds = short
+    else:  # the tighter of the two limits stopped the county
+        money_binds = short & (np.bincount(county, weights=by_money.share, minlength=C)
+                               <= np.bincount(county, weights=by_cap_share, minlength=C) + 1e-9)
+    outside = np.zeros(C) if left is None else np.asarray(left, dtype=np.float64)
+    return Rationed(share, spent, used, binding_codes(outside, short, money_binds))

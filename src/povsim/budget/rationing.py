@@ -12,6 +12,12 @@ the money does not stretch to is paid in part.
 
 All counties are rationed at once: cumulative sums run over each county's items (a padded
 counties × items table, summed row by row, so each county's sums are the sequential ones).
+
+What held each county back (issue 7: "every pathway reports what bound it") is returned with
+the decision, one code of :data:`BINDING` per county: ``money`` when the first item left
+unpaid did not fit in the money left, ``capacity`` when it fitted in the money but not in the
+capacity; when nothing was left unpaid, ``eligibility`` if the county still has people of the
+pathway's target group that were not eligible (``left`` > 0), else ``nobody_left``.
 """
 
 from __future__ import annotations
@@ -20,11 +26,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PRIORITIES", "Rationed", "priority_order", "ration", "segment_cumsum"]
+__all__ = [
+    "BINDING",
+    "PRIORITIES",
+    "Rationed",
+    "binding_codes",
+    "combine_binding",
+    "priority_order",
+    "ration",
+    "segment_cumsum",
+]
 
 _EPS = 1e-6
 #: the priority rules of ``pathways.*.priority``
 PRIORITIES = ("poorest_first", "random", "registered_first")
+#: what held a pathway back in a county and year (the codes are the positions): ``none`` (the
+#: pathway is off, or nothing was planned), ``money``, ``capacity``, ``eligibility`` (everyone
+#: eligible was served, some of the target group was not eligible), ``nobody_left`` (everyone
+#: of the target group was served, or there is nobody in it)
+BINDING = ("none", "money", "capacity", "eligibility", "nobody_left")
+NONE, MONEY, CAPACITY, ELIGIBILITY, NOBODY_LEFT = range(len(BINDING))
+
+
+def combine_binding(before: np.ndarray, now: np.ndarray) -> np.ndarray:
+    """What held a pathway back over several rationing rounds of one year (per county).
+
+    Money or capacity refusing an item in any round binds the year (the first such reason is
+    kept); otherwise ``eligibility`` wins over ``nobody_left`` (someone was left unserved at
+    least once), and ``none`` gives way to any reason.
+    """
+    before = np.asarray(before, dtype=np.int8)
+    now = np.asarray(now, dtype=np.int8)
+    hard_b = (before == MONEY) | (before == CAPACITY)
+    hard_n = (now == MONEY) | (now == CAPACITY)
+    soft = np.where((before == ELIGIBILITY) | (now == ELIGIBILITY), ELIGIBILITY,
+                    np.maximum(before, now))
+    return np.where(hard_b, before, np.where(hard_n, now, soft)).astype(np.int8)
 
 
 def segment_cumsum(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
@@ -115,11 +152,14 @@ class Rationed:
         Money committed per county (yuan).
     units : numpy.ndarray
         Capacity units used per county.
+    binding : numpy.ndarray
+        What held each county back: a code of :data:`BINDING` (int8).
     """
 
     share: np.ndarray
     spent: np.ndarray
     units: np.ndarray
+    binding: np.ndarray
 
     @property
     def chosen(self) -> np.ndarray:
@@ -136,6 +176,7 @@ def ration(
     capacity: np.ndarray | None = None,
     marginal_u: np.ndarray | None = None,
     partial: bool = False,
+    left: np.ndarray | None = None,
 ) -> Rationed:
     """Pay items in the given order, county by county, until the money or the capacity ends.
 
@@ -154,6 +195,10 @@ def ration(
         One uniform per item deciding the marginal capacity place (needed with a capacity).
     partial
         Pay the first item the money does not cover in part (no capacity allowed).
+    left
+        Per county, how many of the pathway's target group are not among the items (not
+        eligible); decides ``eligibility`` against ``nobody_left`` when every item is paid
+        (``None``: nobody).
 
     Returns
     -------
@@ -163,20 +208,23 @@ def ration(
     cost = np.asarray(cost, dtype=np.float64)
     money = np.asarray(money, dtype=np.float64)
     C = money.size
+    outside = np.zeros(C) if left is None else np.asarray(left, dtype=np.float64)
     if county.size == 0:
-        return Rationed(np.zeros(0), np.zeros(C), np.zeros(C))
+        return Rationed(np.zeros(0), np.zeros(C), np.zeros(C), binding_codes(outside, None, None))
     if np.any(np.diff(county) < 0):
         raise ValueError("items must be sorted by county")
     cum = segment_cumsum(cost, county, C)
     if partial:
         if capacity is not None:
             raise ValueError("partial payment and a capacity cannot be combined")
-        left = money[county] - (cum - cost)
-        share = np.where(left > _EPS, np.minimum(1.0, left / np.where(cost > 0, cost, 1.0)), 0.0)
-        share = np.where(cost > 0, share, (left > _EPS).astype(float))
+        rest = money[county] - (cum - cost)
+        share = np.where(rest > _EPS, np.minimum(1.0, rest / np.where(cost > 0, cost, 1.0)), 0.0)
+        share = np.where(cost > 0, share, (rest > _EPS).astype(float))
         spent = np.bincount(county, weights=cost * share, minlength=C)
-        return Rationed(share, spent, np.zeros(C))
-    paid = cum <= money[county] + _EPS
+        short = np.bincount(county, weights=share < 1.0, minlength=C) > 0
+        return Rationed(share, spent, np.zeros(C), binding_codes(outside, short, None))
+    affordable = cum <= money[county] + _EPS
+    paid = affordable
     u_items = np.ones(county.size) if units is None else np.asarray(units, dtype=np.float64)
     if capacity is not None:
         cap = np.asarray(capacity, dtype=np.float64)
@@ -200,4 +248,23 @@ def ration(
     share = paid.astype(np.float64)
     spent = np.bincount(county, weights=cost * paid, minlength=C)
     used = np.bincount(county, weights=u_items * paid, minlength=C)
-    return Rationed(share, spent, used)
+    # the first unpaid item of each county: refused by the money, or (affordable) by capacity
+    unpaid = np.flatnonzero(~paid)
+    first = np.full(C, -1, dtype=np.intp)
+    if unpaid.size:
+        seg, at_ = np.unique(county[unpaid], return_index=True)
+        first[seg] = unpaid[at_]
+    short = first >= 0
+    by_money = short & ~affordable[np.maximum(first, 0)]
+    return Rationed(share, spent, used, binding_codes(outside, short, by_money))
+
+
+def binding_codes(left: np.ndarray, short: np.ndarray | None,
+                  by_money: np.ndarray | None) -> np.ndarray:
+    """Codes of :data:`BINDING` per county: ``short`` counties left items unpaid (``by_money``:
+    because of the money, otherwise the capacity); the others served every item."""
+    out = np.where(left > _EPS, ELIGIBILITY, NOBODY_LEFT).astype(np.int8)
+    if short is not None:
+        money = short if by_money is None else by_money
+        out = np.where(money, MONEY, np.where(short, CAPACITY, out)).astype(np.int8)
+    return out

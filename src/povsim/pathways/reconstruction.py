@@ -50,7 +50,7 @@ class ReconstructionPathway(Pathway):
         "capacity_unit": {"value": "persons",
                           "overrides": {"pathways.reconstruction.capacity": 100_000}},
         "priority": {"value": "random",
-                     "overrides": {"pathways.reconstruction.capacity": 40_000}},
+                     "overrides": {"pathways.reconstruction.capacity": 200_000}},
     }
 
     def setup(self, ctx: Context) -> None:

@@ -11,8 +11,9 @@ import csv
 import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from povsim.errors import DataError, ScenarioError
 from povsim.scenario.schema import REGIONS
@@ -101,18 +102,29 @@ def read_regions(path: Path) -> RegionTable:
 
 @dataclass(frozen=True)
 class CountyRow:
-    """One county of calibration/counties.csv."""
+    """One county of calibration/counties.csv.
+
+    ``registered_poor`` is the county's sourced registered poor in the base year (persons) or
+    ``None`` where the sources give none (the county then gets a drawn share of its region's
+    total: ``population.county_heterogeneity``).
+    """
 
     name: str
     prefecture: str
     region: str
     poor: bool
-    poverty_weight: float
+    registered_poor: float | None = None
 
 
 def read_counties(path: Path) -> list[CountyRow]:
     """Read the county list (88 poor counties and the other counties with poverty tasks)."""
-    rows = _read_csv(path, ("county", "prefecture", "region", "poor_county", "poverty_weight"))
+    rows = _read_csv(path, ("county", "prefecture", "region", "poor_county"))
+    if rows and "poverty_weight" in rows[0]:
+        raise DataError(
+            f"{path}: column poverty_weight is no longer read (it was an assumption tied to the "
+            "2016 exit batch, an outcome); give a county's sourced registered poor in "
+            "registered_poor (persons, or empty), the others differ by "
+            "population.county_heterogeneity")
     out: list[CountyRow] = []
     seen: set[str] = set()
     for i, row in enumerate(rows, start=2):
@@ -122,13 +134,22 @@ def read_counties(path: Path) -> list[CountyRow]:
             raise DataError(f"{path}:{i}: county {row['county']!r} listed twice")
         seen.add(row["county"])
         try:
-            weight = float(row["poverty_weight"])
             poor = bool(int(row["poor_county"]))
         except ValueError:
-            raise DataError(f"{path}:{i}: poor_county/poverty_weight must be numbers") from None
-        if weight <= 0:
-            raise DataError(f"{path}:{i}: poverty_weight must be > 0, found {weight}")
-        out.append(CountyRow(row["county"], row["prefecture"], row["region"], poor, weight))
+            raise DataError(f"{path}:{i}: poor_county must be 0 or 1, found "
+                            f"{row['poor_county']!r}") from None
+        text = (row.get("registered_poor") or "").strip()
+        reg = None
+        if text:
+            try:
+                reg = float(text)
+            except ValueError:
+                raise DataError(f"{path}:{i}: registered_poor must be a number of persons or "
+                                f"empty, found {text!r}") from None
+            if not np.isfinite(reg) or reg <= 0:
+                raise DataError(f"{path}:{i}: registered_poor must be > 0 persons or empty, "
+                                f"found {text!r}")
+        out.append(CountyRow(row["county"], row["prefecture"], row["region"], poor, reg))
     # households must be sorted by county and counties grouped by region
     out.sort(key=lambda r: REGIONS.index(r.region))
     return out

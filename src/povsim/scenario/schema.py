@@ -423,6 +423,34 @@ class Composition(StrictModel):
     )
 
 
+class CountyHeterogeneity(StrictModel):
+    """How a region's counties differ where the sources give no county figure
+    (:func:`povsim.population.synthesis.county_totals`)."""
+
+    people_sigma: float = param(
+        0.5,
+        "assumption: log-sd of a county's share of its region's rural population; county "
+        "populations are not in calibration/, and Sichuan's counties range from tens of "
+        "thousands to about a million rural people (0.5: the middle 90% within 2.3x of the "
+        "median)",
+        unit="log persons",
+        ge=0,
+        le=2,
+    )
+    incidence_sigma: float = param(
+        0.5,
+        "assumption: log-sd of a county's registered-poor incidence relative to its region's; "
+        "no county figure in calibration/ but Zhaojue (counties.csv registered_poor, about "
+        "twice the Yi-area mean per county) and the deepest fifth of the national poor "
+        "counties at 23% in 2016 (parameters.csv deepest_20pct_poor_counties_avg_incidence, "
+        "about twice the provincial Yi/Tibetan mean of 12.8-21.4%) put the deepest fifth near "
+        "2x the mean: exp(0.5 x 1.4) = 2",
+        unit="log fraction",
+        ge=0,
+        le=2,
+    )
+
+
 class Population(StrictModel):
     """The synthetic population: regions, counties, villages and households."""
 
@@ -551,6 +579,8 @@ class Population(StrictModel):
     )
     targeting: Targeting = param(None, "see each field", default_factory=Targeting)
     composition: Composition = param(None, "see each field", default_factory=Composition)
+    county_heterogeneity: CountyHeterogeneity = param(
+        None, "see each field", default_factory=CountyHeterogeneity)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1418,6 +1448,42 @@ def _sources() -> dict[str, Source]:
     }
 
 
+class Plans(StrictModel):
+    """County plans: yearly poverty-reduction tasks and an exit plan per county (seed (三),
+    (十九), (二十三); :func:`povsim.planning.county_plans`)."""
+
+    deadline: int = param(
+        2020,
+        "seed (三): 到2020年…全省497.65万农村贫困人口全部脱贫, 11501个贫困村和88个贫困县全部摘帽",
+        unit="year",
+        ge=2000,
+        le=2100,
+    )
+    cost_per_exit: float = param(
+        44_800.0,
+        "derived: the 2015-2016 grant money of budget.sources (32.3 + 68.7 bn yuan, "
+        "calibration/budget_and_relocation.csv) / people lifted out 2015-2016 (1.1765M "
+        "people_lifted_out_derived_from_stock 2015 + 1.078M people_lifted_out_reported 2016, "
+        "calibration/sichuan_poor_population.csv)",
+        unit="yuan per person lifted out",
+        gt=0,
+    )
+    max_task_share: Fraction = param(
+        0.5,
+        "assumption: a county's work teams can verify and help at most half of its register in "
+        "a year, about twice the sourced provincial pace of 2016 (people_lifted_out_reported "
+        "1.078M of registered_poor_population_yearend 2015 3.80M, "
+        "calibration/sichuan_poor_population.csv)",
+        unit="fraction of the county's registered poor per year",
+    )
+    concentrate: bool = param(
+        True,
+        "seed (十九): 工作到村、扶贫到户, (三) 分年度制定到村到户的扶贫脱贫计划 — households of the "
+        "villages due to exit this year come first in every pathway's rationing, and the "
+        "services programme builds for those villages first",
+    )
+
+
 class Budget(StrictModel):
     """Money: yearly amounts by source, and the rules that split them (seed (二十))."""
 
@@ -1777,6 +1843,7 @@ class Scenario(StrictModel):
     pathways: Pathways = param(None, "see each pathway", default_factory=Pathways)
     shocks: Shocks = param(None, "see each field", default_factory=Shocks)
     budget: Budget = param(None, "see each field", default_factory=Budget)
+    plans: Plans = param(None, "see each field", default_factory=Plans)
     services: Services = param(None, "see each field", default_factory=Services)
     exits: Exits = param(None, "see each field", default_factory=Exits)
     targets: Targets = param(None, "see each field", default_factory=Targets)
