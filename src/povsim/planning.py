@@ -95,7 +95,8 @@ def county_plans(
     years_left = max(deadline - year + 1, 1)
     gap = np.maximum(registered - max_incidence * people, 0.0)
     pace = np.minimum(money / cost_per_exit, max_task_share * registered)
-    need = np.ceil(np.divide(gap, pace, out=np.full(gap.shape, np.inf), where=pace > 0))
+    with np.errstate(over="ignore"):  # a tiny pace gives an infinite need: the deadline caps it
+        need = np.ceil(np.divide(gap, pace, out=np.full(gap.shape, np.inf), where=pace > 0))
     need = np.where(gap > 0, need, 1.0)
     feasible = year + need - 1 <= max(deadline, year)
     planned = np.where(feasible, year + need - 1, max(deadline, year)).astype(np.int64)

@@ -242,6 +242,7 @@ def test_synthetic_truth_three_parameters_fuller(tmp_path: Path) -> None:
         assert ci[key][0] <= value <= ci[key][1], (key, value, ci[key])
 
 
+@pytest.mark.slow  # long: run with -m slow (default suite kept under ~6 min)
 @pytest.mark.cluster
 def test_fit_on_a_local_dask_cluster(fitted: dict, tmp_path: Path) -> None:
     """pyabc's dask sampler on the same local cluster as `povsim sweep` (2 workers)."""

@@ -91,6 +91,7 @@ def test_address_is_loopback(cluster: dict) -> None:
     assert cluster["address"].startswith("tcp://127.0.0.1:")
 
 
+@pytest.mark.slow  # long: run with -m slow (default suite kept under ~6 min)
 def test_sweep_on_cluster_equals_serial(cluster: dict, serial_sweep: tuple[Path, xr.Dataset],
                                         tmp_path: Path) -> None:
     from povsim.ensembles import sweep

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from ensemble_helpers import SCALE, SCENARIOS
 
 from povsim.ensembles import compare
 
 
+@pytest.mark.slow  # long: run with -m slow (default suite kept under ~6 min)
 def test_paired_difference_variance_far_below_independent() -> None:
     files = [SCENARIOS / "baseline.yaml", SCENARIOS / "budget_minus30.yaml"]
     args = {"replicates": 6, "scale": SCALE, "workers": 1, "seed": 3}

@@ -1824,6 +1824,8 @@ class Scenario(StrictModel):
         The village services programme (roads, water, ...).
     exits
         The household, village and county exit rules and their assessment.
+    plans
+        The county plans: yearly poverty-reduction tasks, exit years and the deadline.
     targets
         The campaign's targets (registered poor, pace, villages, counties, income, services).
     """
