@@ -570,28 +570,12 @@ class Context:
             marginal = run.draws(f"capacity.{self.name}", run.year)[idx]
             if units is None:
                 units = self._comp.units(self, idx) * run.weight
-        C = run.places.n_counties
         left = run.plan.left.get(self.name)
         res: Rationed = ration(county, cost, self.money_left(), units=units,
                                capacity=cap, marginal_u=marginal, left=left)
         self.bound(res.binding)
         chosen = res.chosen
-        if chosen.any():
-            paid = self.spend(res.spent)
-            if np.any(paid < res.spent - 1e-3):  # pragma: no cover - guarded by ration
-                raise RuntimeError("ledger paid less than the rationed cost")
-        if cap is not None:
-            cap -= res.units
-        credit_ok = np.zeros(idx.size, dtype=bool)
-        if credit is not None and chosen.any():
-            req = np.where(chosen, credit, 0.0)
-            lent = ration(county, req, self.money_left("credit"))
-            credit_ok = lent.chosen & (req > 0) & chosen
-            self.spend(np.bincount(county, weights=req * credit_ok, minlength=C), "credit")
-            refused = np.bincount(county, weights=(req > 0) & ~credit_ok & chosen,
-                                  minlength=C) > 0
-            self.bound(np.where(refused, lent.binding, res.binding))
-        return chosen, credit_ok
+        return self._settle(county, chosen, res, cap, credit)
 
     def buy(
         self,
@@ -622,7 +606,6 @@ class Context:
         run = self._run
         hh = run.households
         county = hh.county[idx]
-        C = run.places.n_counties
         n = idx.size
         if n == 0:
             return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
@@ -647,13 +630,26 @@ class Context:
         share = res.share[item]
         u = run.draws(f"capacity.{self.name}", run.year)[idx]
         chosen = (share >= 1.0) | (u < share)
+        return self._settle(county, chosen, res, cap, credit)
+
+    def _settle(self, county: np.ndarray, chosen: np.ndarray, res: Any, cap: np.ndarray | None,
+                credit: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Pay what :meth:`ration` or :meth:`buy` chose, deduct the capacity used and lend
+        ``credit`` to the chosen in order while each county's credit lasts (yuan).
+
+        Returns
+        -------
+        chosen, credit_ok
+            The chosen flags as given; and (among them) credit granted.
+        """
+        C = self._run.places.n_counties
         if res.spent.any():
             paid = self.spend(res.spent)
-            if np.any(paid < res.spent - 1e-3):  # pragma: no cover - guarded by buy
-                raise RuntimeError("ledger paid less than the bought cost")
+            if np.any(paid < res.spent - 1e-3):  # pragma: no cover - guarded by the rule
+                raise RuntimeError("ledger paid less than the rationed cost")
         if cap is not None:
             cap -= res.units
-        credit_ok = np.zeros(n, dtype=bool)
+        credit_ok = np.zeros(chosen.size, dtype=bool)
         if credit is not None and chosen.any():
             req = np.where(chosen, credit, 0.0)
             lent = ration(county, req, self.money_left("credit"))
