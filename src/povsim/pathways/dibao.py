@@ -159,7 +159,7 @@ class DibaoPathway(Pathway):
             mask &= (ctx.year - hh.exit_year.astype(np.int64)) <= cfg.monitor_years
         return mask
 
-    def settle(self, ctx: Context, months: int) -> np.ndarray:
+    def settle(self, ctx: Context, months: int) -> None:
         """Pay every floor household the shortfall of its income so far this year.
 
         A household with a floor ``f`` (yuan/person/year) is owed
@@ -174,20 +174,14 @@ class DibaoPathway(Pathway):
         ----------
         months
             Months of the year elapsed (12 at the year-end settlement).
-
-        Returns
-        -------
-        numpy.ndarray
-            Yuan paid to each household of the table (simulated household).
         """
         hh = ctx.households
-        paid_hh = np.zeros(hh.n)
         mon = np.flatnonzero(self.monitored(ctx))
         if mon.size:
             hh.dibao_floor[mon] = np.maximum(hh.dibao_floor[mon], ctx.poverty_line)
         rows = np.flatnonzero(hh.dibao_floor > 0)
         if rows.size == 0:
-            return paid_hh
+            return
         have = hh.income_ytd[rows].copy()
         if self.config.covers_medical:
             have -= hh.oop_ytd[rows]
@@ -200,9 +194,7 @@ class DibaoPathway(Pathway):
         due *= share[county]
         hh.income_ytd[rows] += due
         hh.dibao_topup[rows] += due
-        paid_hh[rows] = due
         ctx.mark(served=rows[due > 0])
-        return paid_hh
 
     def step(self, ctx: Context, month: int) -> None:
         k = month % 12
