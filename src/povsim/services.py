@@ -34,6 +34,12 @@ class ServicesProgramme(Component):
                    "uniform deciding access in a partly covered simulated village", "services"),)
     modifies = ("schooling_ok", "village_services")
     reads = ("registered", "size", "place_exits", "plan")
+    #: how the common checks exercise settings whose effect needs a context: at the check's
+    #: small scale few households lack schooling, so the gap is widened there
+    check_settings = {
+        "schooling_fix_rate": {"value": 1.0,
+                               "overrides": {"population.schooling_gap_share": 0.5}},
+    }
 
     @property
     def enabled(self) -> bool:

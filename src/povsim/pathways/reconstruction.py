@@ -51,6 +51,11 @@ class ReconstructionPathway(Pathway):
                           "overrides": {"pathways.reconstruction.capacity": 100_000}},
         "priority": {"value": "random",
                      "overrides": {"pathways.reconstruction.capacity": 200_000}},
+        # a wait past the year end, so the exit test sees the house still unsafe
+        "delay_months": {"value": 30},
+        # at the checks' 1:10000 nobody in the check scenario is aided at the moment of the
+        # shock (who is aided then is who the recovery months apply to); at 1:1000 some are
+        "income_recovery_months": {"value": 36, "overrides": {"population.scale": 1000}},
     }
 
     def setup(self, ctx: Context) -> None:
