@@ -284,8 +284,8 @@ def allocate(run: RunState, year: int) -> np.ndarray:
         rule = src.county_rule or b.county_rule
         if rule not in shares:
             if rule == "poor_villages" and villages is None:
-                left = P.village_poor * P.village_weight * (1.0 - run.place.village_exited)
-                villages = np.bincount(P.village_county, weights=left, minlength=P.n_counties)
+                villages = np.bincount(P.village_county, weights=P.village_poor * P.village_weight,
+                                       minlength=P.n_counties)
             shares[rule] = county_split(rule, people, gap, P.county_poor,
                                         b.poor_county_min_share, villages)
         out[:, s] = shares[rule] * amounts[s]

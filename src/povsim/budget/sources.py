@@ -38,7 +38,7 @@ def county_split(
     poor_min_share
         Minimum share of the money that must go to the poor counties (seed (二十): ≥ 50%).
     poor_villages
-        Per-county poor villages not yet exited (real villages), for ``"poor_villages"``.
+        Per-county designated poor villages (real villages), for ``"poor_villages"``.
 
     Returns
     -------

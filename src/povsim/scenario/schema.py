@@ -1409,7 +1409,7 @@ class Source(StrictModel):
     )
     county_rule: Literal["registered_poor", "equal", "poverty_gap", "poor_villages"] | None = (
         param(None, "assumption: a source is split across counties by budget.county_rule "
-              "unless it names its own (poor_villages: by the poor villages not yet exited)"))
+              "unless it names its own (poor_villages: by the designated poor villages)"))
     description: str = param("", "free text")
 
 
