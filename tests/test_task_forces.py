@@ -84,6 +84,10 @@ def test_every_poor_village_has_a_force_and_its_cost_is_spent() -> None:
     spent = m.ledger.spent[:, m.ledger.pathway_index("task_forces")].sum()
     assert spent == pytest.approx(POOR_VILLAGES * cost)
     assert sum(a.cadres for a in m.task_forces) == pytest.approx(POOR_VILLAGES * 4.4)
+    served = m.run_state.plan.served["task_forces"]
+    covered = m.run_state.forces["covered"]
+    np.testing.assert_array_equal(served, covered & m.households.registered)
+    assert not m.run_state.plan.waiting["task_forces"].any()
 
 
 def test_money_limits_how_many_forces_are_staffed() -> None:
@@ -95,6 +99,10 @@ def test_money_limits_how_many_forces_are_staffed() -> None:
     staffed = m.pathways["task_forces"].staffed
     np.testing.assert_allclose(staffed[P.village_poor], 0.5)
     assert not staffed[~P.village_poor].any()
+    hh = m.households
+    waiting = m.run_state.plan.waiting["task_forces"]
+    np.testing.assert_array_equal(waiting, hh.registered & P.village_poor[hh.village]
+                                  & ~m.run_state.forces["covered"])
 
 
 @pytest.mark.parametrize("withdraw", [True, False])

@@ -131,17 +131,23 @@ class TaskForcesPathway(Pathway):
         reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
         inc = np.divide(reg * ctx.weight, ctx.place.village_population,
                         out=np.zeros(P.n_villages), where=ctx.place.village_population > 0)
+        need = self._need(ctx)
         self.staffed, spent, binding = staff_villages(
-            P.village_county, self._need(ctx), inc, P.village_weight, self.cost_per_force,
-            ctx.money_left())
+            P.village_county, need, inc, P.village_weight, self.cost_per_force, ctx.money_left())
         ctx.bound(binding)
         if spent.any():
             ctx.spend(spent)
+        covered = hh.tf_draw < self.staffed[hh.village]
+        # served: the registered households of a force's village (each with a named helper);
+        # waiting: those of a village needing a force that the money did not stretch to
+        unstaffed = (need > 0) & (self.staffed < need / P.village_weight - 1e-9)
+        ctx.mark(served=covered & hh.registered,
+                 waiting=~covered & hh.registered & unstaffed[hh.village])
         cfg = self.config
         forces = ctx.task_forces
         forces.clear()
         forces.update(
-            covered=hh.tf_draw < self.staffed[hh.village],
+            covered=covered,
             identification=cfg.identification_rate,
             removal=cfg.removal_rate,
             return_detection=cfg.return_detection_rate,
