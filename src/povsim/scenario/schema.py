@@ -1099,6 +1099,70 @@ class HousingRenovation(PathwayConfig):
     )
 
 
+class TaskForces(StrictModel):
+    """驻村帮扶工作组 (seed (二十六), (四)): a resident task force in every poor village.
+
+    Cadres sent from province, prefecture and county organs staff one force per poor village
+    that has not exited; the money of ``budget.sources`` allowed to pay ``task_forces`` limits
+    how many are staffed. Where a force works it finds the poor off the register, re-checks
+    the register (识真贫), enrols its households first and follows up those who fall back
+    (:mod:`povsim.pathways.task_forces`). Outside force villages the named helpers' work is the
+    base rates (``population.targeting``, ``exits.household.return_detection_rate``).
+    """
+
+    enabled: bool = param(
+        True, "seed (二十六): 确保全省11501个贫困村每个村至少有1个驻村帮扶工作组")
+    cadres_per_force: float = param(
+        4.4,
+        "derived: calibration/parameters.csv village_based_cadres Sichuan 2019 (59,000) less "
+        "first_secretaries_non_poor_villages Sichuan 2017 (8,274), over 11,501 poor villages; "
+        "above work_team_min_size Sichuan:Ziyang 2018 (3)",
+        unit="cadres per force", gt=0, le=50,
+    )
+    cost_per_cadre: NonNeg = param(
+        30000.0,
+        "assumption: allowance, travel and insurance of a cadre resident in a village for a "
+        "year (salaries stay with the sending unit); no Sichuan figure in the sources",
+        unit="yuan per cadre-year",
+    )
+    village_work_funds: NonNeg = param(
+        20000.0,
+        "assumption: a force's yearly work funds (工作经费) for visits, records and small "
+        "projects; no Sichuan figure in the sources",
+        unit="yuan per force-year",
+    )
+    withdraw_on_exit: bool = param(
+        True,
+        "seed (二十六): 贫困村不“摘帽”…工作组就不撤出 — a force stays until its village exits "
+        "and is withdrawn then (false: forces stay to the end of the run)",
+    )
+    identification_rate: Fraction = param(
+        0.25,
+        "assumption: a resident force finds a quarter of the persistently poor left off its "
+        "village's register each year (识真贫, seed (四)); below the door-to-door 2016 review "
+        "(population.targeting.review_identification_rate 0.3), above the yearly base 0.1",
+        unit="probability per household-year",
+    )
+    removal_rate: Fraction = param(
+        0.2,
+        "assumption: a resident force's yearly re-check removes a fifth of the wrongly "
+        "included households above the line (识真贫, seed (四)); the 2016 review removes half "
+        "(population.targeting.review_removal_rate)",
+        unit="probability per wrongly included household-year",
+    )
+    return_detection_rate: Fraction = param(
+        0.98,
+        "assumption: a force visiting every household finds almost all who fall back (seed "
+        "(四) 动态化管理; base exits.household.return_detection_rate 0.9)",
+        unit="probability per household-year",
+    )
+    enrol_first: bool = param(
+        True,
+        "seed (二十六): 工作组要长年驻扎、包干完成脱贫任务 — a county's pathways serve the "
+        "households of villages with a force first (after the villages due to exit)",
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # shocks
 # --------------------------------------------------------------------------------------------
@@ -1340,6 +1404,7 @@ BUILTIN_PATHWAYS = (
     "medical",
     "reconstruction",
     "housing_renovation",
+    "task_forces",
 )
 
 
@@ -1353,6 +1418,9 @@ class Source(StrictModel):
     kind: Literal["grant", "credit"] = param(
         "grant", "seed (二十): fiscal funds are grants; micro-credit and relocation loans credit"
     )
+    county_rule: Literal["registered_poor", "equal", "poverty_gap", "poor_villages"] | None = (
+        param(None, "assumption: a source is split across counties by budget.county_rule "
+              "unless it names its own (poor_villages: by the designated poor villages)"))
     description: str = param("", "free text")
 
 
@@ -1445,7 +1513,18 @@ def _sources() -> dict[str, Source]:
                 "households; Sichuan totals not in the sources"
             ),
         ),
-        "sectoral_programmes": Source(
+        "task_force_funds": Source(
+        amount=1.8e9,
+        pathways=["task_forces"],
+        county_rule="poor_villages",
+        description=(
+            "seed (二十六) 从省、市、县三级抽调...干部: the sending units pay their cadres' village "
+            "allowances and the forces' work funds, so the money follows the poor villages; "
+            "assumption: a force in each of the 11,501 poor villages at the default costs, "
+            "4.4 cadres x 30,000 + 20,000 yuan = 1.748bn a year, rounded up"
+        ),
+    ),
+    "sectoral_programmes": Source(
             amount={2015: 7.49e9, 2018: 12.73e9, 2019: 13.2074e9},
             pathways=["services"],
             description=(
@@ -1789,7 +1868,8 @@ def _user_components(
 
 
 class Pathways(StrictModel):
-    """The five pathways of seed (五)-(九), dangerous-house renovation (十), and user pathways."""
+    """The five pathways of seed (五)-(九), dangerous-house renovation (十), the village task
+    forces (二十六) and user pathways."""
 
     model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
 
@@ -1801,6 +1881,7 @@ class Pathways(StrictModel):
     housing_renovation: HousingRenovation = param(
         None, "see each field", default_factory=HousingRenovation
     )
+    task_forces: TaskForces = param(None, "see each field", default_factory=TaskForces)
 
     @model_validator(mode="before")
     @classmethod
