@@ -31,7 +31,8 @@ autonomous prefectures and counties). A registered poor household there with sch
 children has a child finishing compulsory school in a year with probability
 ``children / compulsory_years``; such a leaver enters free "9+3" vocational school with
 probability ``takeup`` (one uniform per household and year, stream ``township.leaver``).
-Those eligible are paid for (``unit_cost`` a student, the whole course) in the pathway's
+Places for those eligible are bought (``unit_cost`` a student, the whole course) with the
+capacity rule (:meth:`~povsim.context.Context.buy`: places = money / cost) in the pathway's
 priority order; after ``delay_months`` (three school years) the graduate finds work with
 probability ``employment_rate`` and adds ``income_gain`` a year to the household's income, an
 income flow that the attribution of exits counts for this pathway. A household sends one child
@@ -157,13 +158,24 @@ class TownshipServicesPathway(Pathway):
     )
     modifies = ("schooling_ok", "illness_p", "monthly_income")
     reads = ("registered", "n_children", "service_draw", "village_services", "place_exits")
-    #: how the common checks exercise settings whose effect needs a context (povsim.testing):
-    #: at the checks' small scale few households lack schooling, so the gap is widened; a
-    #: list of prefectures has no generic change
+    #: how the common checks exercise the component (povsim.testing): at their small scale
+    #: (about 800 households) few children leave school into 9+3 a year, so every leaver
+    #: enters it; a capacity of a few hundred households binds; few households lack
+    #: schooling, so the gap is widened; a list of prefectures has no generic change
+    check_scenario = {"pathways.township_services.free_education.takeup": 1.0}
     check_settings = {
+        "capacity": {"value": 300},
+        "capacity_unit": {"value": "persons",
+                          "overrides": {"pathways.township_services.capacity": 1500}},
+        # the order matters only in a county with several leavers: a finer population
+        "priority": {"value": "random",
+                     "overrides": {"pathways.township_services.capacity": 3000,
+                                   "population.scale": 2000}},
         "schooling_fix_rate": {"value": 1.0,
                                "overrides": {"population.schooling_gap_share": 0.5}},
         "free_education.prefectures": {"value": ["凉山州"]},
+        # every child a leaver this year: visible among the checks' few households
+        "free_education.compulsory_years": {"value": 1},
     }
 
     # -- setup -----------------------------------------------------------------------------
@@ -244,6 +256,13 @@ class TownshipServicesPathway(Pathway):
 
     def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         return np.full(len(idx), self.config.free_education.unit_cost)
+
+    def ration(self, ctx: Context, idx: np.ndarray, cost: np.ndarray, credit: np.ndarray,
+               units: np.ndarray | None, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Buy school places with the capacity rule of :mod:`povsim.budget.capacity`
+        (:meth:`Context.buy`): places = money / cost per place, at most the optional hard cap
+        ``capacity``; the marginal place is filled with the probability of the money left."""
+        return ctx.buy(idx, cost, units=units, credit=credit)
 
     def enrol(self, ctx: Context, idx: np.ndarray, year: int, month: int,
               credit_ok: np.ndarray) -> None:
