@@ -113,8 +113,10 @@ def facility_access(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray) 
         ``(draw + f × 0.618...) mod 1`` is below its county's coverage.
     """
     out = np.empty((coverage.shape[0], draw.size), dtype=bool)
+    draw = np.asarray(draw, dtype=np.float32)
     for f in range(coverage.shape[0]):
-        u = np.mod(draw.astype(np.float64) + f * _SHIFT, 1.0)
+        # float32 temporaries: at full scale a float64 copy of the draws is 61 MB
+        u = np.mod(draw + np.float32(f * _SHIFT), np.float32(1.0))
         out[f] = u < coverage[f][county]
     return out
 
@@ -207,7 +209,8 @@ class TownshipServicesPathway(Pathway):
         return self.built[max(past)] if past else self.initial
 
     def _clinic(self, ctx: Context) -> np.ndarray:
-        """Households whose village has a clinic now, and had one at the start."""
+        """Households whose village has a clinic now (the first call keeps the villages'
+        clinics at the start, before any building)."""
         hh = ctx.households
         have = ctx.places.services.get("clinic")
         if have is None:

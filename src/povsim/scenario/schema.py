@@ -1195,7 +1195,7 @@ class TownshipServices(PathwayConfig):
     )
     township_population: float = param(
         14_000.0,
-        "assumption: Sichuan's ~64.6 M rural people (seed (一), MODEL.md §1) over about 4,600 "
+        "assumption: Sichuan's ~64.6 M rural people (seed (一), domain.md §1) over about 4,600 "
         "townships and towns before the 2019 merger; the township count is not in the sources",
         unit="rural persons per township",
         gt=100,
