@@ -5,7 +5,8 @@ All counties plan at once (seed (十九): each county integrates its funds):
 1. each pathway says who is eligible; an event-driven pathway gives its expected need instead;
    capacities (``pathways.*.capacity``, per year) are split across counties in proportion to
    the eligible units (event-driven pathways: to the registered poor people);
-2. the province splits every source across counties (:func:`povsim.budget.county_split`);
+2. the province splits every source across counties (:func:`povsim.budget.county_split`; a
+   source with ``county_rule: need`` in proportion to the pathways' ``county_need``);
 3. every county splits each source across pathways by need or by shares
    (:func:`povsim.budget.envelope_weights`);
 3a. every county makes its plan (seed (三) 以县为单位分年度制定到村到户的扶贫脱贫计划, (十九)
@@ -253,7 +254,32 @@ def allocate(run: RunState, year: int) -> np.ndarray:
     b = run.params.budget
     share = county_split(b.county_rule, people, gap, run.places.county_poor,
                          b.poor_county_min_share)
-    return share[:, None] * source_amounts(run.params, year)[None, :]
+    out = share[:, None] * source_amounts(run.params, year)[None, :]
+    for s, src in enumerate(b.sources.values()):
+        if src.county_rule is None or src.county_rule == b.county_rule:
+            continue
+        out[:, s] = _source_share(run, src, year, people, gap, share) * out[:, s].sum()
+    return out
+
+
+def _source_share(run: RunState, src: Any, year: int, people: np.ndarray,
+                  gap: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Shares of the counties in a source with its own ``county_rule`` (``need``: in
+    proportion to the :meth:`~povsim.pathways.base.Pathway.county_need` of the enabled
+    pathways it pays; the ``default`` shares of budget.county_rule if they need nothing)."""
+    b = run.params.budget
+    if src.county_rule != "need":
+        return county_split(src.county_rule, people, gap, run.places.county_poor,
+                            b.poor_county_min_share)
+    need = np.zeros(run.places.n_counties)
+    for comp in run.components:
+        paid = src.pathways is None or comp.name in src.pathways
+        if paid and comp.name in run.plan.served and getattr(comp, "enabled", False):
+            got = run.call(comp, "county_need", year)
+            if got is not None:
+                need += np.asarray(got, dtype=np.float64)
+    total = need.sum()
+    return need / total if total > 0 else default
 
 
 def source_pathways(run: RunState) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The pathways: the five of "五个一批" (seed (五)-(九)) and dangerous-house renovation (seed (十)).
+"""The pathways: the five of "五个一批" (seed (五)-(九)), dangerous-house renovation (seed (十))
+and ecological jobs and compensation (seed (十八)).
 
 Each registers itself under its scenario key; a study registers its own with
 :func:`povsim.register_pathway`.
@@ -6,6 +7,7 @@ Each registers itself under its scenario key; a study registers its own with
 
 from povsim.pathways.base import Pathway
 from povsim.pathways.dibao import DibaoPathway
+from povsim.pathways.ecological import EcologicalPathway
 from povsim.pathways.housing import HousingRenovationPathway
 from povsim.pathways.medical import MedicalPathway
 from povsim.pathways.production import ProductionPathway
@@ -14,6 +16,7 @@ from povsim.pathways.relocation import RelocationPathway
 from povsim.registry import register_pathway
 from povsim.scenario.schema import (
     Dibao,
+    Ecological,
     HousingRenovation,
     Medical,
     Production,
@@ -27,9 +30,11 @@ register_pathway("dibao", Dibao, DibaoPathway, replace=True)
 register_pathway("medical", Medical, MedicalPathway, replace=True)
 register_pathway("reconstruction", Reconstruction, ReconstructionPathway, replace=True)
 register_pathway("housing_renovation", HousingRenovation, HousingRenovationPathway, replace=True)
+register_pathway("ecological", Ecological, EcologicalPathway, replace=True)
 
 __all__ = [
     "DibaoPathway",
+    "EcologicalPathway",
     "HousingRenovationPathway",
     "MedicalPathway",
     "Pathway",
