@@ -57,7 +57,7 @@ def test_split_posts_by_hand() -> None:
 def test_wage_and_compensation_are_the_income_difference() -> None:
     """Against the same run without the pathway, every household's income of 2015 differs by
     exactly its wage (9,000 a post) plus 40% of a 1,000-yuan compensation payment (400), and
-    the pathway's spending is weight x (posts x 9,000 + contracts x 1,000)."""
+    the pathway's spending is 20,000 posts x 9,000 + weight x contracts x 1,000."""
     on, off = _model(), _model(**{"pathways.ecological.enabled": False})
     _run_year(on)
     _run_year(off)
@@ -69,8 +69,11 @@ def test_wage_and_compensation_are_the_income_difference() -> None:
     np.testing.assert_allclose(hh.income_ytd - off.households.income_ytd, want, atol=1e-6)
     assert np.all(hh.registered_year[post] >= 0) and np.all(hh.n_labour[post] > 0)
     np.testing.assert_allclose(hh.eco_comp[comp], 400.0)
+    # posts are bought with the capacity rule: every county buys its share of the 20,000 posts
+    # (money is ample), the marginal post charged in part, so the 20,000 posts cost exactly
+    # 20,000 x 9,000 however many simulated households were drawn to fill them
     spent = on.ledger.spent.sum(axis=(0, 2))[on.ledger.pathways.index("ecological")]
-    assert spent == pytest.approx(on.weight * (9000.0 * post.sum() + 1000.0 * comp.sum()))
+    assert spent == pytest.approx(20000 * 9000.0 + on.weight * 1000.0 * comp.sum())
     # a post is one household of the registered poor with labour in the four poverty regions
     rest = list(on.places.region_names).index("rest_of_province")
     assert not np.any(post & (hh.region == rest))
