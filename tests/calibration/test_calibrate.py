@@ -253,3 +253,36 @@ def test_fit_on_a_local_dask_cluster(fitted: dict, tmp_path: Path) -> None:
     post = res.posterior
     assert len(post.final) == 3 and math.isfinite(post.epsilon)
     assert np.isclose(post.final["weight"].sum(), 1.0)
+
+
+def test_epsilon_falls_generation_by_generation(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each generation's epsilon is the weighted median distance of the one before.
+
+    The model is replaced by a cheap smooth function of the parameters, so this checks the
+    SMC loop itself: it once cached generation 0 on the pyabc object, and every later
+    generation kept generation 0's median as its epsilon.
+    """
+    tfile, pfile = synthetic_files(tmp_path, {}, MEASURES[:2], PRIORS)
+    tset = load_targets(tfile)
+    obs = {t.name: t.observed for t in tset.targets}
+
+    def fake(self: Simulator, values: dict, seed: int) -> dict:
+        g = values["population.income_growth"] - 0.1
+        m = values["exits.household.income_margin"] - 0.1
+        return {name: o + 1e6 * (abs(g) + abs(m)) for name, o in obs.items()}
+
+    from pyabc.weighted_statistics import weighted_quantile
+
+    monkeypatch.setattr(Simulator, "run_one", fake)
+    res = calibrate(SCENARIO, tfile, pfile, generations=3, db=tmp_path / "eps.db",
+                    output_dir=None, **FIT)
+    table = res.posterior.table
+    eps = res.posterior.epsilons()
+    assert math.isinf(eps[0])
+    for t in range(1, 3):
+        prev = table[table["generation"] == t - 1]
+        median = weighted_quantile(prev["distance"].to_numpy(float),
+                                   prev["weight"].to_numpy(float), alpha=0.5)
+        assert eps[t] == pytest.approx(median, rel=1e-9), (t, eps)
+    assert eps[2] < eps[1]

@@ -410,12 +410,19 @@ def calibrate(
             sampler: Any = pyabc.sampler.SingleCoreSampler()
         else:
             sampler = DaskSampler(runner.client)
-        abc = pyabc.ABCSMC(
-            sim, _pyabc_prior(plist), Distance(tset), population_size=int(population_size),
-            sampler=sampler,
-            eps=MedianEpsilon(),
-        )
+        def smc() -> Any:
+            # a fresh ABCSMC for every generation: pyabc caches the population its epsilon
+            # and distance start from on the object (``_initial_population``), so running one
+            # object generation by generation started every generation from generation 0's
+            # distances (the epsilon never fell below generation 0's median)
+            return pyabc.ABCSMC(
+                sim, _pyabc_prior(plist), Distance(tset), population_size=int(population_size),
+                sampler=sampler,
+                eps=MedianEpsilon(),
+            )
+
         url = f"sqlite:///{db.resolve()}"
+        abc = smc()
         if resume_id is None:
             history = abc.new(url, tset.observed())
             spec_file.write_text(json.dumps({"abc_id": int(history.id), "spec": spec}))
@@ -436,6 +443,9 @@ def calibrate(
                     # pyabc samples with numpy's global generator: seed it per generation so a
                     # fit (and a resumed fit) is reproducible in this process
                     np.random.seed(replicate_seed(root, done, experiment=10_007) % 2**32)
+                if done:
+                    abc = smc()
+                    abc.load(url, int(history.id))
                 history = abc.run(max_nr_populations=1, minimum_epsilon=min_epsilon)
                 done = history.max_t + 1
                 pops = history.get_all_populations()
