@@ -5,7 +5,8 @@ All counties plan at once (seed (十九): each county integrates its funds):
 1. each pathway says who is eligible; an event-driven pathway gives its expected need instead;
    capacities (``pathways.*.capacity``, per year) are split across counties in proportion to
    the eligible units (event-driven pathways: to the registered poor people);
-2. the province splits every source across counties (:func:`povsim.budget.county_split`);
+2. the province splits every source across counties (:func:`povsim.budget.county_split`; a
+   source with ``county_rule: need`` in proportion to the pathways' ``county_need``);
 3. every county splits each source across pathways by need or by shares
    (:func:`povsim.budget.envelope_weights`);
 3a. every county makes its plan (seed (三) 以县为单位分年度制定到村到户的扶贫脱贫计划, (十九)
@@ -280,8 +281,12 @@ def allocate(run: RunState, year: int) -> np.ndarray:
     out = np.empty((P.n_counties, amounts.size))
     shares: dict[str, np.ndarray] = {}
     villages = None
+    need_rule = []
     for s, src in enumerate(b.sources.values()):
         rule = src.county_rule or b.county_rule
+        if rule == "need":
+            need_rule.append((s, src))
+            continue
         if rule not in shares:
             if rule == "poor_villages" and villages is None:
                 villages = np.bincount(P.village_county, weights=P.village_poor * P.village_weight,
@@ -289,7 +294,29 @@ def allocate(run: RunState, year: int) -> np.ndarray:
             shares[rule] = county_split(rule, people, gap, P.county_poor,
                                         b.poor_county_min_share, villages)
         out[:, s] = shares[rule] * amounts[s]
+    if need_rule:
+        default = shares.get(b.county_rule)
+        if default is None:
+            default = county_split(b.county_rule, people, gap, P.county_poor,
+                                   b.poor_county_min_share)
+        for s, src in need_rule:
+            out[:, s] = _need_share(run, src, year, default) * amounts[s]
     return out
+
+
+def _need_share(run: RunState, src: Any, year: int, default: np.ndarray) -> np.ndarray:
+    """Shares of the counties in a source with ``county_rule: need``: in proportion to the
+    :meth:`~povsim.pathways.base.Pathway.county_need` of the enabled pathways it pays (the
+    ``default`` shares of budget.county_rule if they need nothing)."""
+    need = np.zeros(run.places.n_counties)
+    for comp in run.components:
+        paid = src.pathways is None or comp.name in src.pathways
+        if paid and comp.name in run.plan.served and getattr(comp, "enabled", False):
+            got = run.call(comp, "county_need", year)
+            if got is not None:
+                need += np.asarray(got, dtype=np.float64)
+    total = need.sum()
+    return need / total if total > 0 else default
 
 
 def source_pathways(run: RunState) -> np.ndarray:

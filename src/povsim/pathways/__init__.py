@@ -1,5 +1,6 @@
 """The pathways: the five of "五个一批" (seed (五)-(九)), dangerous-house renovation (seed (十)),
-the village task forces (seed (二十六)) and schools and township services (seed (三), (十四), (十五)).
+the village task forces (seed (二十六)), schools and township services (seed (三), (十四), (十五))
+and ecological jobs and compensation (seed (十八)).
 
 Each registers itself under its scenario key; a study registers its own with
 :func:`povsim.register_pathway`.
@@ -7,6 +8,7 @@ Each registers itself under its scenario key; a study registers its own with
 
 from povsim.pathways.base import Pathway
 from povsim.pathways.dibao import DibaoPathway
+from povsim.pathways.ecological import EcologicalPathway
 from povsim.pathways.housing import HousingRenovationPathway
 from povsim.pathways.medical import MedicalPathway
 from povsim.pathways.production import ProductionPathway
@@ -17,6 +19,7 @@ from povsim.pathways.township import TownshipServicesPathway
 from povsim.registry import register_pathway
 from povsim.scenario.schema import (
     Dibao,
+    Ecological,
     HousingRenovation,
     Medical,
     Production,
@@ -34,9 +37,11 @@ register_pathway("reconstruction", Reconstruction, ReconstructionPathway, replac
 register_pathway("housing_renovation", HousingRenovation, HousingRenovationPathway, replace=True)
 register_pathway("task_forces", TaskForces, TaskForcesPathway, replace=True)
 register_pathway("township_services", TownshipServices, TownshipServicesPathway, replace=True)
+register_pathway("ecological", Ecological, EcologicalPathway, replace=True)
 
 __all__ = [
     "DibaoPathway",
+    "EcologicalPathway",
     "HousingRenovationPathway",
     "MedicalPathway",
     "Pathway",

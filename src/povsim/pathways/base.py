@@ -107,6 +107,13 @@ class Pathway(Component):
         enrolment cost when the county splits its money by need)."""
         return np.zeros(ctx.places.n_counties)
 
+    def county_need(self, ctx: Context, year: int) -> np.ndarray | None:
+        """Money the pathway expects to spend in each county this year (yuan), for a source
+        split across counties by need (``budget.sources.*.county_rule: need``), or ``None``
+        (the default: such a source ignores the pathway). Called in January after the
+        capacities are split, before the money is."""
+        return None
+
     # -- attribution of exits (see povsim.assessment) ----------------------------------
     def relief(self, ctx: Context) -> np.ndarray | None:
         """Money this year that spared households costs (yuan per household), or ``None``.

@@ -49,6 +49,7 @@ PATHWAY_NAMES: dict[str, str] = {
     "housing_renovation": "Housing renovation",
     "task_forces": "Village task forces",
     "township_services": "Schools and township services",
+    "ecological": "Ecological jobs & compensation",
     "services": "Village services",
     "no_pathway": "No pathway (market income)",
     "review": "Removed by register review",

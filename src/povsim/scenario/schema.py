@@ -1318,6 +1318,102 @@ class TownshipServices(PathwayConfig):
         return v
 
 
+#: The four poverty regions of seed (二): the 88 poor counties lie in them
+POVERTY_REGIONS = ["qinba", "wumeng", "liangshan_yi", "tibetan_plateau"]
+
+
+class EcoCompensation(StrictModel):
+    """生态补偿 (seed (十八)): new-round returning farmland to forest (退耕还林) and the raised
+    grassland and forest compensation, paid to registered poor households whose land is in the
+    programmes, for the contract years."""
+
+    enabled: bool = param(
+        True, "seed (十八): 建立和完善生态补偿机制…适度提高补助标准, 重点向贫困地区倾斜")
+    regions: list[str] = param(
+        None,
+        "seed (十八) 重点向贫困地区倾斜, 优先支持贫困地区天然林保护、退耕还林、退牧还草: the four "
+        "poverty regions (the mountain counties of Qinba, Wumeng and Liangshan for returning "
+        "farmland, the plateau for grassland)",
+        default_factory=lambda: list(POVERTY_REGIONS),
+    )
+    share: Fraction = param(
+        0.1,
+        "assumption: share of registered poor households of those regions with land entering "
+        "the new programmes 2015-2020; no Sichuan figure in the sources (calibration/"
+        "parameters.md lists none); the new round took only slopes above 25 degrees",
+        unit="fraction of registered households",
+    )
+    per_household: NonNeg = param(
+        1200.0,
+        "assumption: about 4 mu per household x 300 yuan per mu and year (the new round's "
+        "1,500 yuan per mu over five years, a national rule not in the sources); the grassland "
+        "subsidy rise on the plateau is of the same order per household",
+        unit="yuan per household per year",
+    )
+    net_share: Fraction = param(
+        0.5,
+        "assumption: half of the payment is a net gain; the rest replaces crop or livestock "
+        "income given up on the retired land",
+        unit="fraction of the payment counted as income gain",
+    )
+    years: int = param(
+        5,
+        "assumption: the new round's five-year payment schedule for returning farmland",
+        unit="years",
+        ge=1,
+        le=20,
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        _known_names(v, REGIONS, "region", "known regions")
+        return v
+
+
+class Ecological(PathwayConfig):
+    """生态扶贫 (seed (十八)): ecological ranger posts (生态护林员) for registered poor households
+    with labour, and ecological compensation (生态补偿)."""
+
+    capacity: DatedNonNeg | None = param(
+        {2015: 0.0, 2016: 15400.0, 2017: 30800.0, 2018: 46200.0, 2019: 61600.0,
+         2020: 77000.0},
+        "derived: calibration/parameters.csv eco_rangers_hired_from_poor China:central+west "
+        "2020 (1.1M) x Sichuan's 7% share of the national registered poor "
+        "(sichuan_poor_population.csv share_of_national_registered_poor 2013) = 77,000 posts in "
+        "2020; assumption: none before the national programme began in 2016 (parameters.md: "
+        "'since 2016'), rising evenly to 2020",
+        unit="ranger posts held in the year (households; null: money alone limits)",
+    )
+    wage: DatedNonNeg = param(
+        9500.0,
+        "derived: mean of calibration/parameters.csv eco_ranger_annual_pay China:Guizhou 2019 "
+        "(10,000) and China:Yunnan 2020 (9,000), Sichuan's neighbours; no Sichuan figure",
+        unit="yuan per post per year",
+    )
+    regions: list[str] = param(
+        None,
+        "seed (十八) 支持贫困地区群众直接参与重大生态工程建设, 增加其生态建设管护收入: posts in the "
+        "forests and grasslands of the four poverty regions, whose counties are the 88 poor "
+        "counties of calibration/counties.csv (the national programme hires in poor counties, "
+        "parameters.md eco_rangers_hired_from_poor)",
+        default_factory=lambda: list(POVERTY_REGIONS),
+    )
+    keep_after_exit: bool = param(
+        True,
+        "seed (二十三) 摘帽…保持扶贫政策不变: a ranger keeps the post after the household exits "
+        "(contracts renewed each year while the household has labour)",
+    )
+    compensation: EcoCompensation = param(None, "see each field",
+                                          default_factory=EcoCompensation)
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        _known_names(v, REGIONS, "region", "known regions")
+        return v
+
+
 # --------------------------------------------------------------------------------------------
 # shocks
 # --------------------------------------------------------------------------------------------
@@ -1561,6 +1657,7 @@ BUILTIN_PATHWAYS = (
     "housing_renovation",
     "task_forces",
     "township_services",
+    "ecological",
 )
 
 
@@ -1574,9 +1671,14 @@ class Source(StrictModel):
     kind: Literal["grant", "credit"] = param(
         "grant", "seed (二十): fiscal funds are grants; micro-credit and relocation loans credit"
     )
-    county_rule: Literal["registered_poor", "equal", "poverty_gap", "poor_villages"] | None = (
-        param(None, "assumption: a source is split across counties by budget.county_rule "
-              "unless it names its own (poor_villages: by the designated poor villages)"))
+    county_rule: Literal["registered_poor", "equal", "poverty_gap", "poor_villages",
+                         "need"] | None = param(
+        None,
+        "assumption: a source is split across counties by budget.county_rule unless it names "
+        "its own; poor_villages: by the designated poor villages; need: in proportion to what the pathways it pays expect to spend in each "
+        "county this year (Pathway.county_need), for money that follows posts and contracts "
+        "rather than the register",
+    )
     description: str = param("", "free text")
 
 
@@ -1689,6 +1791,21 @@ def _sources() -> dict[str, Source]:
                 "in the consolidation year 2020); assumption: township health centres and "
                 "service centres are paid from the same envelope (their money is not in the "
                 "sources)"
+            ),
+        ),
+        "ecological_transfers": Source(
+            amount={2015: 0.12e9, 2016: 0.266e9, 2017: 0.413e9, 2018: 0.559e9, 2019: 0.705e9,
+                    2020: 0.852e9},
+            pathways=["ecological"],
+            county_rule="need",
+            description=(
+                "central ecological transfers (forestry and grassland funds for ranger posts, "
+                "returning-farmland and grassland compensation), not the poverty funds: "
+                "assumption: sized to the programme, pathways.ecological.capacity x wage "
+                "(9,500 yuan per post) + compensation 0.12bn a year (about 1.0M registered "
+                "households in the four poverty regions, calibration/regions.csv registered_poor "
+                "2014 / 3.4 persons per household, x share 0.1 x 1,200 yuan); it follows the "
+                "posts and contracts to the counties (county_rule: need)"
             ),
         ),
         "sectoral_programmes": Source(
@@ -2052,6 +2169,7 @@ class Pathways(StrictModel):
     township_services: TownshipServices = param(
         None, "see each field", default_factory=TownshipServices
     )
+    ecological: Ecological = param(None, "see each field", default_factory=Ecological)
 
     @model_validator(mode="before")
     @classmethod
