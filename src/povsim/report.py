@@ -108,18 +108,19 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _png(fig: Any) -> str:
+def _png(fig: Any, tight: bool = True) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, **({"bbox_inches": "tight"} if tight else {}))
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figure(fig: Any, alt: str, caption: str, anchor: str) -> str:
+def _figure(fig: Any, alt: str, caption: str, anchor: str, tight: bool = True) -> str:
+    """``tight=False`` for a figure already laid out tight (one drawing fewer)."""
     from povsim.plotting.common import save
 
     save(fig, None)  # fonts for any non-ASCII label
     return (f'<figure id="{_e(anchor)}"><img alt="{_e(alt)}" '
-            f'src="data:image/png;base64,{_png(fig)}">'
+            f'src="data:image/png;base64,{_png(fig, tight)}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
 
@@ -457,7 +458,7 @@ def _calibration(fit: Any, log: Callable[[str], None] | None) -> str:
         out.append(_figure(fit_figure(fit.rows), "Calibration fit",
                            "Each target: the observation &plusmn; its tolerance (orange band) "
                            "and the posterior median with its 5-95&nbsp;% band (blue).",
-                           "calibration-fit"))
+                           "calibration-fit", tight=False))
     out += ["<h3 id='calibration-parameters'>Parameters</h3>",
             "<p>Weighted posterior median and central 90&nbsp;% interval of every free "
             "parameter (final generation), with its prior from <code>"
@@ -475,7 +476,8 @@ def _calibration(fit: Any, log: Callable[[str], None] | None) -> str:
             log("drawing the posterior marginals")
         out.append(_figure(marginals_figure(post, fit.priors), "Posterior marginals",
                            "Each parameter's weighted posterior histogram (final generation) "
-                           "over its prior density (black).", "calibration-marginals"))
+                           "over its prior density (black).", "calibration-marginals",
+                           tight=False))
     return "\n".join(out)
 
 
