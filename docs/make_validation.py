@@ -238,6 +238,11 @@ def _baseline_extends_calibration() -> bool:
     return any("calibrated" in str(e) for e in ext)
 
 
+def _wrap(text: str) -> str:
+    """Let a long identifier break after its underscores."""
+    return text.replace("_", "_<wbr>")
+
+
 def calibration_section(posterior: str | Path | None = None) -> str:
     """The page's "calibration fit" section (Markdown): residual table and fit figure.
 
@@ -253,13 +258,14 @@ def calibration_section(posterior: str | Path | None = None) -> str:
     post = fit.posterior
     rows = []
     for r in fit.rows:
-        name = f"`{r['target']}`" + (" (check)" if r["weight"] <= 0 else "")
+        name = _wrap(r["target"]) + (" (check)" if r["weight"] <= 0 else "")
+        file, _, rest = r["source"].partition(": ")
         rows.append(
-            f"| {name} | {_fmt(r['observed'])} | {_fmt(r['tolerance'])} | {r['weight']:g} | "
+            f"| {name} | {_fmt(r['observed'])}<br>± {_fmt(r['tolerance'])} | {r['weight']:g} | "
             f"**{_fmt(r['median'])}**<br>{_fmt(r['low'])} – {_fmt(r['high'])} | "
-            f"{r['z']:+.2f} | {r['source']} |"
+            f"{r['z']:+.2f} | `{file}`<br>{_wrap(rest)} |"
         )
-    rows += [f"| `{name}` | | | | not in this posterior | | |" for name in fit.missing]
+    rows += [f"| {_wrap(name)} | | | not in this posterior | | |" for name in fit.missing]
     buf = io.BytesIO()
     fit_figure(fit.rows).savefig(buf, format="png", dpi=90)
     png = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -437,8 +443,8 @@ closely as the figure can be trusted, and beyond ±2 it misses by more than the 
 noise explain. Targets marked *check* have weight 0: shown, not fitted. The same table is in
 every `povsim report`.
 
-| target | observed | tolerance | weight | posterior<br>90 % band | residual / tolerance | source in `calibration/` |
-|---|---|---|---|---|---|---|
+| target | observed<br>± tolerance | weight | posterior<br>90 % band | residual / tolerance | source in `calibration/` |
+|---|---|---|---|---|---|
 {table}
 
 ![The posterior band of every target against its observation ± tolerance](data:image/png;base64,{png})"""

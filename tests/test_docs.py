@@ -61,6 +61,7 @@ def test_validation_page_shows_the_calibration_fit(monkeypatch: pytest.MonkeyPat
     plainly that none is shipped."""
     import base64
 
+    import numpy as np
     import pandas as pd
 
     import povsim.calibration.fit as fit
@@ -73,11 +74,22 @@ def test_validation_page_shows_the_calibration_fit(monkeypatch: pytest.MonkeyPat
     assert "**Residual / tolerance** is (posterior median − observed) / tolerance" in text
     assert "40 particles in the last of\n4 generations, final epsilon 33.25" in text
     table = pd.read_csv(pilot)
+    final = table[table["generation"] == table["generation"].max()]
     for t in load_targets(DOCS.parent / "calibration" / "targets.yaml").targets:
-        row = re.search(rf"^\| `{re.escape(t.name)}`.*$", text, re.MULTILINE)
+        name = re.escape(t.name.replace("_", "_<wbr>"))
+        row = re.search(rf"^\| {name}( \(check\))? \|.*$", text, re.MULTILINE)
         assert row, t.name
         if f"sim:{t.name}" not in table:
             assert "not in this posterior" in row.group(0)
+            continue
+        v = final[f"sim:{t.name}"].to_numpy(float)
+        order = np.argsort(v)
+        w = final["weight"].to_numpy(float)[order]
+        median = np.interp(0.5, (np.cumsum(w) - w / 2) / w.sum(), v[order])
+        shown = re.search(r"\*\*([-\d.,]+)\*\*", row.group(0)).group(1)
+        assert float(shown.replace(",", "")) == pytest.approx(median, rel=5e-3, abs=1), t.name
+        z = (median - t.observed) / t.tolerance
+        assert f"| {z:+.2f} |" in row.group(0), t.name
     png = re.search(r"\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)$", text, re.MULTILINE)
     assert png and base64.b64decode(png.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
     monkeypatch.setattr(fit, "shipped_posterior", lambda: None)

@@ -46,7 +46,7 @@ figcaption{font-size:.88rem;color:#444;margin-top:.3rem}
 .small{font-size:.82rem;color:#555}code{font-size:.88em}
 nav ul{columns:2;font-size:.92rem}details{margin:.5rem 0}
 td.src{font-size:.8rem;color:#333;min-width:18rem;word-break:break-word}
-td.val{max-width:18rem;word-break:break-word}
+td.val{max-width:18rem;word-break:break-word}td.band{white-space:nowrap}
 """
 
 
@@ -441,7 +441,8 @@ def _calibration(fit: Any, log: Callable[[str], None] | None) -> str:
                    f"{_e(_fmt(r['observed']))}"
                    f"</td><td class='num'>{_e(_fmt(r['tolerance']))}</td><td class='num'>"
                    f"{r['weight']:g}</td><td class='num'>{_e(_fmt(r['median']))}</td>"
-                   f"<td class='num'>{_e(_fmt(r['low']))} &ndash; {_e(_fmt(r['high']))}</td>"
+                   f"<td class='num band'>{_e(_fmt(r['low']))} &ndash; {_e(_fmt(r['high']))}"
+                   "</td>"
                    f"<td class='num {band_class(r['z'])}'>{r['z']:+.2f}</td>"
                    f"<td class='src'>{_e(r['source'])}</td></tr>")
     for name in fit.missing:
