@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.resources
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from povsim.calibration.posterior import Posterior, load_posterior
 from povsim.errors import PovsimError
-
-from .posterior import Posterior, load_posterior
 
 __all__ = ["CalibrationFit", "load_fit", "read_header", "shipped_posterior"]
 
@@ -243,8 +241,8 @@ def load_fit(posterior: str | Path | None = None, *, targets: str | Path | None 
         The posterior file is missing, unreadable or not a posterior table (the message names
         the file and what was expected); or the targets or priors file is invalid.
     """
-    from .priors import load_priors
-    from .targets import load_targets
+    from povsim.calibration.priors import load_priors
+    from povsim.calibration.targets import load_targets
 
     if posterior is None:
         path = shipped_posterior()
@@ -269,7 +267,7 @@ def load_fit(posterior: str | Path | None = None, *, targets: str | Path | None 
     tset = load_targets(targets_file)
     have = set(post.targets)
     shown = dataclasses.replace(tset, targets=tuple(t for t in tset.targets if t.name in have))
-    from .report import residual_table
+    from povsim.calibration.report import residual_table
 
     rows = residual_table(post, shown) if shown.targets else []
     missing = [t.name for t in tset.targets if t.name not in have]
