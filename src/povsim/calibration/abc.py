@@ -461,6 +461,9 @@ def calibrate(
         finally:
             bar.close()
     seconds = time.perf_counter() - t0
+    # sampling time of every stored generation (a resumed fit's earlier sessions included)
+    walls = history.get_all_populations()["wall_time"].to_numpy(dtype=float)
+    sampled = float(np.nansum(walls))
     from povsim.calibration.posterior import posterior_from_history
 
     post = posterior_from_history(history, plist, tset)
@@ -473,6 +476,7 @@ def calibrate(
                                         "root_seed": root, "end_year": scenario.calendar.end_year,
                                         "db": str(db), "abc_id": int(history.id),
                                         "where": where, "seconds": round(seconds, 1),
+                                        "sampling_seconds_all_generations": round(sampled, 1),
                                         "scenario_file": scenario_file},
                               prior_file=prior_file, report=report)
     return CalibrationResult(db=db, abc_id=int(history.id), generations=done,

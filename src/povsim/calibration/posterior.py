@@ -279,6 +279,8 @@ def write_calibrated_yaml(post: Posterior, path: str | Path, *, scenario: Any, p
         "# Written by `povsim calibrate`; do not edit by hand, fit again instead.",
         "# Use it as an overlay after the scenario it was fitted on:",
         chain,
+        "# (the shipped fit is the baseline's own: scenarios/baseline.yaml extends it as",
+        "#  povsim:calibration/calibrated.yaml, and its own keys are not fitted)",
         f"# date: {today}",
         f"# method: ABC-SMC (pyabc), distance = sum weight*|sim-obs|/tolerance over "
         f"{len(targets.fitted)} targets, epsilon = median of the previous generation",
