@@ -45,7 +45,9 @@ def test_dibao_pays_the_gap_to_every_eligible_household() -> None:
     receives (dibao_line - pc_assessed) × size, and nobody else receives dibao.
 
     Tolerance: 1e-12 relative (the pathway computes gap × 12 / 12)."""
-    scn = small({"budget.scale": 3.0})  # ample money: nobody waits
+    # ample money: nobody waits; the floor at the line itself (the calibrated baseline pays
+    # up to a margin above it)
+    scn = small({"budget.scale": 3.0, "pathways.dibao.floor_margin": 0.0})
     model = povsim.PovertyModel(scn)
     hh = model.households
     pc0 = hh.pc_assessed.copy()
@@ -135,6 +137,7 @@ lines:
   dibao: 2280
   merge: {{year: null}}
 budget: {{scale: 3.0}}
+plans: {{verify_within_task: false}}  # every household passing the exit test exits
 shocks:
   illness: {{enabled: false}}
   disasters: {{enabled: false}}

@@ -32,6 +32,8 @@ ISOLATED = {
     "population.income_volatility": 0.0,
     "budget.scale": 5.0,  # every site is bought in full
     "pathways.relocation.delay_months": 0,  # the move happens at planning, in January
+    "pathways.relocation.capacity": None,  # the baseline's plan cap: money alone here
+    "plans.verify_within_task": False,  # every household passing the test exits
 }
 
 

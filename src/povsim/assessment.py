@@ -10,6 +10,9 @@ line and ensembles all compute it the same way:
 
   ``review``
       removed from the register by the targeting review.
+  a pathway that removed it
+      taken off the register by a pathway's own re-check (``removed``: the village task
+      forces' 识真贫 re-check of wrongly included households).
   ``quota``
       exited under an ``exits.quota`` rule without passing the income test.
   a pathway with an income effect
@@ -65,6 +68,7 @@ class Attribution:
         self.labels = [p.name for p in self.pathways] + list(EXTRA_ATTRIBUTION)
         self._income = [p for p in self.pathways if type(p).income is not Component.income]
         self._relief = [p for p in self.pathways if type(p).relief is not Pathway.relief]
+        self._removing = [p for p in self.pathways if type(p).removed is not Pathway.removed]
         housing = [p for p in self.pathways
                    if type(p).housing_secured is not Pathway.housing_secured]
         # pathways acting at planning first, then event-driven ones
@@ -113,6 +117,10 @@ class Attribution:
         review = flows.get("exited_by_review")
         if review is not None:
             code[review[sel]] = labels.index("review")
+        for pw in self._removing:
+            got = run.call(pw, "removed")
+            if got is not None:
+                code[(code < 0) & np.asarray(got)[sel]] = labels.index(pw.name)
         quota = (code < 0) & (pc < threshold)
         code[quota] = labels.index("quota")
 

@@ -58,6 +58,9 @@ STATE: dict[str, str] = {
     "place_exits": "village and county exits and the county assessment statistics",
     "plan": "this year's households served and waiting, for every pathway, and the county "
             "plans (tasks, exit years, villages due)",
+    "task_forces": "this year's village task forces: the households they cover and the "
+                   "targeting rates and enrolment order they set there (read by the "
+                   "assessment and the planning)",
 }
 
 
@@ -182,6 +185,10 @@ class RunState:
     #: new poor, ``exits.household.intake: next_year``), and those registered this January
     found: dict[str, np.ndarray] = field(default_factory=dict)
     entered: dict[str, np.ndarray] = field(default_factory=dict)
+    #: this year's village task forces (:mod:`povsim.pathways.task_forces`): ``covered`` (one
+    #: flag per household), ``identification``, ``removal``, ``return_detection`` (rates where
+    #: a force works) and ``enrol_first``; empty when no force works
+    forces: dict[str, Any] = field(default_factory=dict)
     components: list[Any] = field(default_factory=list)
     handlers: dict[str, Any] = field(default_factory=dict)
     contexts: dict[str, Context] = field(default_factory=dict)
@@ -473,6 +480,13 @@ class Context:
         """This year's plan of every pathway (declare ``"plan"``)."""
         self._need("plan")
         return self._run.plan
+
+    @property
+    def task_forces(self) -> dict[str, Any]:
+        """This year's village task forces, :attr:`RunState.forces` (declare
+        ``"task_forces"``)."""
+        self._need("task_forces")
+        return self._run.forces
 
     # -- helpers ------------------------------------------------------------------------------
     def draws(self, name: str, *keys: int, dtype: Any = np.float32) -> np.ndarray:

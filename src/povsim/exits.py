@@ -6,7 +6,10 @@ income falls below the line again is found by return monitoring (``return_detect
 re-registered: a *return*. A poor household never registered is found with probability
 ``population.targeting.identification_rate``: *new poor*. In the review year the register is
 cleaned (wrongly included households removed, counted among exits and in ``exited_by_review``)
-and a larger share of the missed poor is found.
+and a larger share of the missed poor is found. Where a village task force works
+(``run.forces``, :mod:`povsim.pathways.task_forces`) the identification and return-detection
+rates are at least the force's, and the force's yearly re-check removes wrongly included
+households (counted among exits and in ``exited_by_recheck``).
 
 Dynamic management (seed (四) 动态化管理, ``exits.household.intake``): with ``next_year`` (the
 default) the households found at a year-end review are registered the next January
@@ -174,12 +177,20 @@ def assess(run: RunState, year: int) -> None:
                               task * (1.0 + plans.task_slack), run.weight)
 
     review = scn.population.targeting.review_year == year
+    forces = run.forces
+    covered = forces.get("covered")
     removed = np.zeros(hh.n, dtype=bool)
-    if review:
+    recheck = np.zeros(hh.n, dtype=bool)
+    if review or covered is not None:
         wrongly = reg & ~exiting & hh.wrongly_included & (hh.pc_income >= line - _TOL)
         u = run.draws("targeting.review", year)
-        removed = wrongly & (u < scn.population.targeting.review_removal_rate)
-        exiting |= removed
+        if review:
+            removed = wrongly & (u < scn.population.targeting.review_removal_rate)
+        if covered is not None:
+            # a village's task force re-checks its register every year (识真贫): removed at
+            # the force's rate where it is above the review's (one draw decides both)
+            recheck = wrongly & covered & ~removed & (u < forces["removal"])
+        exiting |= removed | recheck
 
     # returns and new poor among households off the register (before this year's exits)
     poor_now = (hh.pc_income < line - _TOL) & stable_poor
@@ -193,6 +204,12 @@ def assess(run: RunState, year: int) -> None:
     )
     returning = off & poor_now & ever_exited & (u_find < rules.household.return_detection_rate)
     new_poor = off & poor_now & ~ever_exited & (u_find < ident)
+    if covered is not None:
+        # where a task force works the rates are at least the force's (the same draw)
+        near = off & poor_now & covered
+        returning |= near & ever_exited & (u_find < forces["return_detection"])
+        new_poor |= near & ~ever_exited & (u_find < forces["identification"])
+        del near
 
     hh.registered[exiting] = False
     hh.exit_year[exiting] = year
@@ -210,6 +227,7 @@ def assess(run: RunState, year: int) -> None:
     run.flows = {
         "exited": exiting,
         "exited_by_review": removed,
+        "exited_by_recheck": recheck,
         "returned": returning,
         "new_poor": new_poor,
     }

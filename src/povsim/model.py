@@ -1,7 +1,7 @@
 """The simulation: :class:`PovertyModel`, a :class:`mesa.Model` stepping one month at a time.
 
-Households are columns of numpy arrays (:mod:`povsim.households`); the province and the county
-governments are Mesa agents. The state of a run lives in one :class:`~povsim.context.RunState`;
+Households are columns of numpy arrays (:mod:`povsim.households`); the province, the county
+governments and each county's village task forces are Mesa agents. The state of a run lives in one :class:`~povsim.context.RunState`;
 components see it only through their :class:`~povsim.context.Context`. One year runs as:
 
 1. **January** — the province sets the lines, grows incomes and splits the year's money across
@@ -45,7 +45,7 @@ from povsim.rng import Streams
 from povsim.scenario.schema import Scenario, at
 from povsim.services import ServicesProgramme
 
-__all__ = ["CountyGovernment", "PovertyModel", "ProvinceGovernment"]
+__all__ = ["CountyGovernment", "CountyTaskForces", "PovertyModel", "ProvinceGovernment"]
 
 ENGINE = "engine"
 
@@ -74,6 +74,41 @@ class CountyGovernment(mesa.Agent):
         self.county = county
         self.name = str(model.places.county_name[county])
         self.slice = model.places.county_slice(county)
+
+
+class CountyTaskForces(mesa.Agent):
+    """The village task forces of one county (seed (二十六)): a view of the forces it staffs.
+
+    All counties staff their forces together each January in one pass over the villages
+    (:meth:`povsim.pathways.task_forces.TaskForcesPathway.organise`); this agent reads its
+    county's part.
+
+    Parameters
+    ----------
+    model
+        The model.
+    county
+        Index of the county in ``model.places``.
+    forces
+        The run's task-force pathway.
+    """
+
+    def __init__(self, model: PovertyModel, county: int, forces: Any) -> None:
+        super().__init__(model)
+        self.county = county
+        self.forces = forces
+        self.villages = np.flatnonzero(model.places.village_county == county)
+
+    @property
+    def staffed(self) -> float:
+        """Real poor villages of the county with a force this year."""
+        P = self.model.places  # type: ignore[attr-defined]
+        return float((self.forces.staffed[self.villages] * P.village_weight[self.villages]).sum())
+
+    @property
+    def cadres(self) -> float:
+        """Cadres resident in the county's poor villages this year (persons)."""
+        return self.staffed * float(self.forces.config.cadres_per_force)
 
 
 class PovertyModel(mesa.Model):
@@ -172,6 +207,10 @@ class PovertyModel(mesa.Model):
 
         self.province = ProvinceGovernment(self)
         self.counties = [CountyGovernment(self, c) for c in range(self.places.n_counties)]
+        forces = self.pathways.get("task_forces")
+        self.task_forces = ([CountyTaskForces(self, c, forces)
+                             for c in range(self.places.n_counties)]
+                            if forces is not None and forces.enabled else [])
         self.recorder = Recorder(run)
         self.recorder.extra.append(self.attribution.record)
         self.recorder.extra.append(lambda flows: plan_record(run, flows))

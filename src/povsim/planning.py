@@ -10,12 +10,17 @@ All counties plan at once (seed (十九): each county integrates its funds):
    (:func:`povsim.budget.envelope_weights`);
 3a. every county makes its plan (seed (三) 以县为单位分年度制定到村到户的扶贫脱贫计划, (十九)
    每年…下达减贫任务, :func:`county_plans`): from its registered poor, its rural population,
-   its money this year and the deadline it derives a planned exit year and this year's
+   its money this year (the grants of sources paying for pathways that lift households,
+   :func:`plan_sources`) and the deadline it derives a planned exit year and this year's
    poverty-reduction task, and picks the villages due to exit this year (:func:`villages_due`,
    the nearest to the incidence limit first); with ``plans.concentrate`` the households of the
    villages due come first in every pathway's rationing and the services programme builds for
    them first; at the year end the county is verified against its task (二十三,
    :func:`plan_record`);
+3b. pathways that organise before households are served act
+   (:meth:`~povsim.pathways.base.Pathway.organise`: the village task forces are staffed with
+   their envelope, and with ``enrol_first`` the households they cover come next in every
+   pathway's rationing, :func:`concentrate`);
 4. every pathway's eligible households are rationed in its priority order by its
    :meth:`~povsim.pathways.base.Pathway.ration` (:meth:`povsim.context.Context.ration`, the one
    rule of :mod:`povsim.budget.rationing`, or the capacity money buys,
@@ -39,7 +44,7 @@ from povsim.budget.rationing import ELIGIBILITY, NOBODY_LEFT, NONE
 from povsim.context import PlanState, RunState
 from povsim.scenario.schema import at
 
-__all__ = ["allocate", "concentrate", "county_plans", "plan_record", "plan_year",
+__all__ = ["allocate", "concentrate", "county_plans", "plan_record", "plan_sources", "plan_year",
            "source_pathways", "villages_due"]
 
 
@@ -146,7 +151,18 @@ def villages_due(
     return due
 
 
-def _make_plans(run: RunState, year: int) -> None:
+def plan_sources(run: RunState, pathways: list[Any]) -> np.ndarray:
+    """One flag per source: its grants count in the county plans' money (:func:`county_plans`).
+
+    A source counts when it may pay for a pathway that lifts households itself, or for the
+    services programme; money only for pathways that do not (``Pathway.lifts`` false: the
+    task forces' staffing) is not money per person lifted (``plans.cost_per_exit``).
+    """
+    lifts = np.array([bool(getattr(pw, "lifts", True)) for pw in pathways] + [True])
+    return (source_pathways(run) & lifts[:, None]).any(axis=0)
+
+
+def _make_plans(run: RunState, year: int, pathways: list[Any]) -> None:
     """The county plans of ``year`` (after the money is allocated): ``run.plan.county`` and
     ``run.plan.village_due``."""
     hh = run.households
@@ -155,7 +171,7 @@ def _make_plans(run: RunState, year: int) -> None:
     cfg = run.params.plans
     plan = run.plan
     reg_c = run.county_sum(hh.size * hh.registered, dtype=np.int64) * w
-    grants = run.ledger.kinds == "grant"
+    grants = (run.ledger.kinds == "grant") & plan_sources(run, pathways)
     money = run.ledger.available[:, grants].sum(axis=1)
     out = county_plans(
         reg_c, run.place.county_people, money, year,
@@ -177,12 +193,20 @@ def _make_plans(run: RunState, year: int) -> None:
 
 def concentrate(run: RunState, idx: np.ndarray) -> np.ndarray:
     """The stable permutation putting households ``idx`` (sorted by county, in priority
-    order) of the villages due to exit first within each county (``plans.concentrate``)."""
+    order) of the villages due to exit first within each county (``plans.concentrate``),
+    and within those groups the households of villages with a task force first
+    (``pathways.task_forces.enrol_first``, :mod:`povsim.pathways.task_forces`)."""
     due = run.plan.village_due
-    if not run.params.plans.concentrate or due is None or idx.size == 0:
+    use_due = run.params.plans.concentrate and due is not None
+    covered = run.forces.get("covered") if run.forces.get("enrol_first") else None
+    if (not use_due and covered is None) or idx.size == 0:
         return np.arange(idx.size)
     hh = run.households
-    return np.lexsort((~due[hh.village[idx]], hh.county[idx]))
+    keys = [] if covered is None else [~covered[idx]]
+    if use_due:
+        keys.append(~due[hh.village[idx]])
+    keys.append(hh.county[idx])
+    return np.lexsort(tuple(keys))
 
 
 def plan_record(run: RunState, flows: bool) -> dict[str, Any]:
@@ -251,9 +275,21 @@ def allocate(run: RunState, year: int) -> np.ndarray:
     gap = np.bincount(hh.county, weights=gap_pc * hh.size * reg * w,
                       minlength=run.places.n_counties)
     b = run.params.budget
-    share = county_split(b.county_rule, people, gap, run.places.county_poor,
-                         b.poor_county_min_share)
-    return share[:, None] * source_amounts(run.params, year)[None, :]
+    P = run.places
+    amounts = source_amounts(run.params, year)
+    out = np.empty((P.n_counties, amounts.size))
+    shares: dict[str, np.ndarray] = {}
+    villages = None
+    for s, src in enumerate(b.sources.values()):
+        rule = src.county_rule or b.county_rule
+        if rule not in shares:
+            if rule == "poor_villages" and villages is None:
+                villages = np.bincount(P.village_county, weights=P.village_poor * P.village_weight,
+                                       minlength=P.n_counties)
+            shares[rule] = county_split(rule, people, gap, P.county_poor,
+                                        b.poor_county_min_share, villages)
+        out[:, s] = shares[rule] * amounts[s]
+    return out
 
 
 def source_pathways(run: RunState) -> np.ndarray:
@@ -304,7 +340,7 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
             plan.capacity[pw.name] = _split_capacity(
                 run, at(cap, year), hh.county[idx], pw.units(ctx, idx) * w)
     run.ledger.open_year(year, allocate(run, year))
-    _make_plans(run, year)
+    _make_plans(run, year, pathways)
     reg_hh = run.county_sum(hh.registered, dtype=np.int64).astype(np.float64)
     for pw in pathways:
         if not pw.enabled:
@@ -350,6 +386,10 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
         base = need
     enabled = np.array([p.enabled for p in pathways] + [services.enabled], dtype=bool)
     run.ledger.set_envelopes(envelope_weights(source_pathways(run), enabled, base))
+    for pw in pathways:
+        if pw.enabled:
+            # pathways that staff or buy places before households are served (task forces)
+            run.call(pw, "organise", year)
 
     chosen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for pw in pathways:

@@ -1,4 +1,5 @@
-"""The pathways: the five of "五个一批" (seed (五)-(九)) and dangerous-house renovation (seed (十)).
+"""The pathways: the five of "五个一批" (seed (五)-(九)), dangerous-house renovation (seed (十)),
+the village task forces (seed (二十六)) and schools and township services (seed (三), (十四), (十五)).
 
 Each registers itself under its scenario key; a study registers its own with
 :func:`povsim.register_pathway`.
@@ -11,6 +12,8 @@ from povsim.pathways.medical import MedicalPathway
 from povsim.pathways.production import ProductionPathway
 from povsim.pathways.reconstruction import ReconstructionPathway
 from povsim.pathways.relocation import RelocationPathway
+from povsim.pathways.task_forces import TaskForcesPathway
+from povsim.pathways.township import TownshipServicesPathway
 from povsim.registry import register_pathway
 from povsim.scenario.schema import (
     Dibao,
@@ -19,6 +22,8 @@ from povsim.scenario.schema import (
     Production,
     Reconstruction,
     Relocation,
+    TaskForces,
+    TownshipServices,
 )
 
 register_pathway("production", Production, ProductionPathway, replace=True)
@@ -27,6 +32,8 @@ register_pathway("dibao", Dibao, DibaoPathway, replace=True)
 register_pathway("medical", Medical, MedicalPathway, replace=True)
 register_pathway("reconstruction", Reconstruction, ReconstructionPathway, replace=True)
 register_pathway("housing_renovation", HousingRenovation, HousingRenovationPathway, replace=True)
+register_pathway("task_forces", TaskForces, TaskForcesPathway, replace=True)
+register_pathway("township_services", TownshipServices, TownshipServicesPathway, replace=True)
 
 __all__ = [
     "DibaoPathway",
@@ -36,4 +43,6 @@ __all__ = [
     "ProductionPathway",
     "ReconstructionPathway",
     "RelocationPathway",
+    "TaskForcesPathway",
+    "TownshipServicesPathway",
 ]

@@ -36,6 +36,9 @@ class Pathway(Component):
 
     #: paid when events happen during the year rather than at planning
     event_driven: ClassVar[bool] = False
+    #: its money counts in the county plans' pace (:func:`povsim.planning.plan_sources`);
+    #: false for a pathway lifting nobody itself (the task forces' staffing)
+    lifts: ClassVar[bool] = True
 
     @property
     def enabled(self) -> bool:
@@ -83,6 +86,10 @@ class Pathway(Component):
         """
         return ctx.ration(idx, cost, units=units, credit=credit)
 
+    def organise(self, ctx: Context, year: int) -> None:
+        """Act on places once the envelopes are set, before households are rationed (the
+        task forces are staffed here); called every January while the pathway is enabled."""
+
     def enrol(
         self, ctx: Context, idx: np.ndarray, year: int, month: int, credit_ok: np.ndarray
     ) -> None:
@@ -106,6 +113,11 @@ class Pathway(Component):
 
         Counted with the pathway's :meth:`income` when exits are attributed.
         """
+        return None
+
+    def removed(self, ctx: Context) -> np.ndarray | None:
+        """Households this pathway took off the register at this year's assessment (a mask,
+        e.g. the task forces' re-check of wrongly included households), or ``None``."""
         return None
 
     def housing_secured(self, ctx: Context) -> np.ndarray | None:

@@ -47,6 +47,8 @@ PATHWAY_NAMES: dict[str, str] = {
     "medical": "Medical aid",
     "reconstruction": "Disaster reconstruction",
     "housing_renovation": "Housing renovation",
+    "task_forces": "Village task forces",
+    "township_services": "Schools and township services",
     "services": "Village services",
     "no_pathway": "No pathway (market income)",
     "review": "Removed by register review",

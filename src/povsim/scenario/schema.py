@@ -1099,6 +1099,225 @@ class HousingRenovation(PathwayConfig):
     )
 
 
+class TaskForces(StrictModel):
+    """驻村帮扶工作组 (seed (二十六), (四)): a resident task force in every poor village.
+
+    Cadres sent from province, prefecture and county organs staff one force per poor village
+    that has not exited; the money of ``budget.sources`` allowed to pay ``task_forces`` limits
+    how many are staffed. Where a force works it finds the poor off the register, re-checks
+    the register (识真贫), enrols its households first and follows up those who fall back
+    (:mod:`povsim.pathways.task_forces`). Outside force villages the named helpers' work is the
+    base rates (``population.targeting``, ``exits.household.return_detection_rate``).
+    """
+
+    enabled: bool = param(
+        True, "seed (二十六): 确保全省11501个贫困村每个村至少有1个驻村帮扶工作组")
+    cadres_per_force: float = param(
+        4.4,
+        "derived: calibration/parameters.csv village_based_cadres Sichuan 2019 (59,000) less "
+        "first_secretaries_non_poor_villages Sichuan 2017 (8,274), over 11,501 poor villages; "
+        "above work_team_min_size Sichuan:Ziyang 2018 (3)",
+        unit="cadres per force", gt=0, le=50,
+    )
+    cost_per_cadre: NonNeg = param(
+        30000.0,
+        "assumption: allowance, travel and insurance of a cadre resident in a village for a "
+        "year (salaries stay with the sending unit); no Sichuan figure in the sources",
+        unit="yuan per cadre-year",
+    )
+    village_work_funds: NonNeg = param(
+        20000.0,
+        "assumption: a force's yearly work funds (工作经费) for visits, records and small "
+        "projects; no Sichuan figure in the sources",
+        unit="yuan per force-year",
+    )
+    withdraw_on_exit: bool = param(
+        True,
+        "seed (二十六): 贫困村不“摘帽”…工作组就不撤出 — a force stays until its village exits "
+        "and is withdrawn then (false: forces stay to the end of the run)",
+    )
+    identification_rate: Fraction = param(
+        0.25,
+        "assumption: a resident force finds a quarter of the persistently poor left off its "
+        "village's register each year (识真贫, seed (四)); below the door-to-door 2016 review "
+        "(population.targeting.review_identification_rate 0.3), above the yearly base 0.1",
+        unit="probability per household-year",
+    )
+    removal_rate: Fraction = param(
+        0.2,
+        "assumption: a resident force's yearly re-check removes a fifth of the wrongly "
+        "included households above the line (识真贫, seed (四)); the 2016 review removes half "
+        "(population.targeting.review_removal_rate)",
+        unit="probability per wrongly included household-year",
+    )
+    return_detection_rate: Fraction = param(
+        0.98,
+        "assumption: a force visiting every household finds almost all who fall back (seed "
+        "(四) 动态化管理; base exits.household.return_detection_rate 0.9)",
+        unit="probability per household-year",
+    )
+    enrol_first: bool = param(
+        True,
+        "seed (二十六): 工作组要长年驻扎、包干完成脱贫任务 — a county's pathways serve the "
+        "households of villages with a force first (after the villages due to exit)",
+    )
+#: township facilities of seed (三) 乡乡有标准中心校、有达标卫生院、有便民服务中心, in build order
+TOWNSHIP_FACILITIES = ("school", "health_centre", "service_centre")
+
+
+class TownshipFacility(StrictModel):
+    """One township facility of seed (三) and its roll-out in the poor counties."""
+
+    initial_coverage: Fraction = param(
+        0.5, "per facility, see TownshipServices", unit="fraction of townships"
+    )
+    unit_cost: NonNeg = param(1.0e6, "per facility, see TownshipServices",
+                              unit="yuan per township")
+
+
+def _township_facilities() -> dict[str, TownshipFacility]:
+    return {
+        # assumption: a boarding central school (寄宿制, seed (十四)) brought to standard; the
+        # 27.2 bn of calibration/budget_and_relocation.csv education_investment_poor_areas_
+        # cumulative Sichuan 2019 over the ~1,500 townships of the poor counties (their 20.9 M
+        # rural people / township_population) is ~18 M yuan each for all of education
+        # (village schools, teachers, subsidies); about a quarter is taken as the central
+        # school's buildings and equipment
+        "school": TownshipFacility(initial_coverage=0.5, unit_cost=5.0e6),
+        # assumption: health centre standardised (达标卫生院, seed (十五)) with its general
+        # practitioners; about calibration/budget_and_relocation.csv deep_poverty_townships_
+        # funds_ganzi 2019 (4.5 M yuan per township, all purposes)
+        "health_centre": TownshipFacility(initial_coverage=0.5, unit_cost=3.0e6),
+        # assumption: a service hall in the township offices (便民服务中心); not in the sources
+        "service_centre": TownshipFacility(initial_coverage=0.6, unit_cost=0.5e6),
+    }
+
+
+class FreeEducation(StrictModel):
+    """15-year free education and "9+3" vocational schooling in the ethnic areas (seed (十四))."""
+
+    prefectures: list[str] = param(
+        None,
+        "seed (十四) 支持民族自治州...推进15年免费教育: Sichuan's three autonomous prefectures "
+        "(calibration/counties.csv prefecture)",
+        default_factory=lambda: ["甘孜州", "阿坝州", "凉山州"],
+    )
+    autonomous_counties: bool = param(
+        True,
+        "seed (十四) 民族自治州和自治县: the autonomous counties outside those prefectures "
+        "(county names ending in 自治县 in calibration/counties.csv: 北川, 峨边, 马边)",
+    )
+    compulsory_years: int = param(
+        9,
+        "seed (十四) 在实行9年免费义务教育基础上: a household's school-age child finishes "
+        "compulsory school in a given year with probability children / 9",
+        unit="years",
+        ge=1,
+        le=15,
+    )
+    takeup: Fraction = param(
+        0.3,
+        "assumption: share of children finishing compulsory school in the ethnic areas who "
+        "enter free '9+3' vocational school (the rest: free high school, work or nothing); "
+        "enrolment figures are not in the sources",
+        unit="fraction of leavers",
+    )
+    unit_cost: NonNeg = param(
+        10_000.0,
+        "assumption: three years of free tuition, textbooks and a living allowance, about "
+        "3,300 yuan a year (the per-trainee 3,000 of pathways.production.employment.unit_cost "
+        "per school year); not in the sources",
+        unit="yuan per student (whole course)",
+    )
+    employment_rate: Fraction = param(
+        0.9,
+        "assumption: share of '9+3' graduates in work; official reports of near-full "
+        "employment are not in the sources",
+        unit="fraction of graduates",
+    )
+    income_gain: NonNeg = param(
+        13_000.0,
+        "derived: 10 months a year at the 2018 migrant wage (calibration/parameters.csv "
+        "migrant_monthly_income China 2018, 3,721 yuan/month) x the 0.35 net share of "
+        "pathways.production.employment: the graduate's contribution to household net income",
+        unit="yuan per graduate household per year",
+    )
+
+    @field_validator("prefectures")
+    @classmethod
+    def _nonempty_names(cls, v: list[str]) -> list[str]:
+        bad = [Problem("empty_name", "empty prefecture name", (i,), found=repr(x),
+                       expected="a prefecture of calibration/counties.csv, e.g. 凉山州")
+               for i, x in enumerate(v) if not str(x).strip()]
+        if bad:
+            fail(*bad)
+        return v
+
+
+class TownshipServices(PathwayConfig):
+    """Schools and township services (seed (三), (十四), (十五)): township central schools,
+    health centres with general practitioners and service centres built in the poor
+    counties, and '9+3' free vocational schooling in the ethnic areas."""
+
+    delay_months: int = param(
+        36, "seed (十四) '9+3': three years of vocational school after the nine compulsory ones",
+        unit="months", ge=0, le=120,
+    )
+    priority: Literal["poorest_first", "random", "registered_first"] = param(
+        "poorest_first", "seed (四): 扶真贫 — the deepest poverty first"
+    )
+    township_population: float = param(
+        14_000.0,
+        "assumption: Sichuan's ~64.6 M rural people (seed (一), domain.md §1) over about 4,600 "
+        "townships and towns before the 2019 merger; the township count is not in the sources",
+        unit="rural persons per township",
+        gt=100,
+        le=1.0e6,
+    )
+    nonpoor_initial_bonus: Fraction = param(
+        0.5,
+        "assumption: townships outside the 88 poor counties start with half of each missing "
+        "facility already standard (as services.nonpoor_initial_bonus)",
+        unit="fraction of the gap",
+    )
+    build_years: int = param(
+        1,
+        "assumption: a facility paid for in January is built, equipped and staffed and acts "
+        "from the January after",
+        unit="years",
+        ge=1,
+        le=10,
+    )
+    facilities: dict[str, TownshipFacility] = param(
+        None,
+        "assumption: initial coverage of the poor counties' townships and cost per township "
+        "are not in the sources (see each facility's comment in the schema)",
+        default_factory=_township_facilities,
+    )
+    schooling_fix_rate: Fraction = param(
+        0.5,
+        "assumption: seed (十四) 办好...寄宿制教育, 保证学生就地就近上学 — yearly chance that an "
+        "out-of-school child returns once the township's central school is standard, on top "
+        "of services.schooling_fix_rate",
+        unit="probability per household-year",
+    )
+    stay_reduction: Fraction = param(
+        0.15,
+        "calibration/causes_health_return.csv: health_program_oop_reduction_effect Chishui "
+        "2017 (15% less out-of-pocket spending), applied as 15% fewer hospital stays (same "
+        "bill distribution, so 15% less expected out-of-pocket) where a standard health "
+        "centre with its GPs and a village clinic both reach the household",
+        unit="fraction of stays",
+    )
+    free_education: FreeEducation = param(None, "see each field", default_factory=FreeEducation)
+
+    @field_validator("facilities")
+    @classmethod
+    def _known_facilities(cls, v: dict[str, TownshipFacility]) -> dict[str, TownshipFacility]:
+        _known_names(v, TOWNSHIP_FACILITIES, "township facility", "known")
+        return v
+
+
 # --------------------------------------------------------------------------------------------
 # shocks
 # --------------------------------------------------------------------------------------------
@@ -1340,6 +1559,8 @@ BUILTIN_PATHWAYS = (
     "medical",
     "reconstruction",
     "housing_renovation",
+    "task_forces",
+    "township_services",
 )
 
 
@@ -1353,6 +1574,9 @@ class Source(StrictModel):
     kind: Literal["grant", "credit"] = param(
         "grant", "seed (二十): fiscal funds are grants; micro-credit and relocation loans credit"
     )
+    county_rule: Literal["registered_poor", "equal", "poverty_gap", "poor_villages"] | None = (
+        param(None, "assumption: a source is split across counties by budget.county_rule "
+              "unless it names its own (poor_villages: by the designated poor villages)"))
     description: str = param("", "free text")
 
 
@@ -1445,6 +1669,28 @@ def _sources() -> dict[str, Source]:
                 "households; Sichuan totals not in the sources"
             ),
         ),
+        "task_force_funds": Source(
+            amount=1.8e9,
+            pathways=["task_forces"],
+            county_rule="poor_villages",
+            description=(
+                "seed (二十六) 从省、市、县三级抽调...干部: the sending units pay their cadres' "
+                "village allowances and the forces' work funds, so the money follows the poor "
+                "villages; assumption: a force in each of the 11,501 poor villages at the "
+                "default costs, 4.4 cadres x 30,000 + 20,000 yuan = 1.748bn a year, rounded up"
+            ),
+        ),
+        "education_health_programmes": Source(
+            amount={2015: 5.44e9, 2020: 0.0},
+            pathways=["township_services"],
+            description=(
+                "budget_and_relocation.csv education_investment_poor_areas_cumulative Sichuan "
+                "2019 (27.2bn) spread over 2015-2019 (5.44bn a year; assumption: nothing new "
+                "in the consolidation year 2020); assumption: township health centres and "
+                "service centres are paid from the same envelope (their money is not in the "
+                "sources)"
+            ),
+        ),
         "sectoral_programmes": Source(
             amount={2015: 7.49e9, 2018: 12.73e9, 2019: 13.2074e9},
             pathways=["services"],
@@ -1473,8 +1719,8 @@ class Plans(StrictModel):
         le=2100,
     )
     cost_per_exit: float = param(
-        44_800.0,
-        "derived: the 2015-2016 grant money of budget.sources (32.3 + 68.7 bn yuan, "
+        49_600.0,
+        "derived: the 2015-2016 grant money of budget.sources (37.7 + 74.2 bn yuan, "
         "calibration/budget_and_relocation.csv) / people lifted out 2015-2016 (1.1765M "
         "people_lifted_out_derived_from_stock 2015 + 1.078M people_lifted_out_reported 2016, "
         "calibration/sichuan_poor_population.csv)",
@@ -1789,7 +2035,8 @@ def _user_components(
 
 
 class Pathways(StrictModel):
-    """The five pathways of seed (五)-(九), dangerous-house renovation (十), and user pathways."""
+    """The five pathways of seed (五)-(九), dangerous-house renovation (十), the village task
+    forces (二十六) and user pathways."""
 
     model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
 
@@ -1800,6 +2047,10 @@ class Pathways(StrictModel):
     reconstruction: Reconstruction = param(None, "see each field", default_factory=Reconstruction)
     housing_renovation: HousingRenovation = param(
         None, "see each field", default_factory=HousingRenovation
+    )
+    task_forces: TaskForces = param(None, "see each field", default_factory=TaskForces)
+    township_services: TownshipServices = param(
+        None, "see each field", default_factory=TownshipServices
     )
 
     @model_validator(mode="before")
