@@ -1,21 +1,27 @@
-"""The validation page: the baseline's fit to the sourced 2015-2016 figures in ``calibration/``.
+"""The validation page: the baseline's fit to the sourced 2015-2016 figures in ``calibration/``,
+and the calibration's fit (the posterior shipped in ``calibration/posterior.csv``).
 
 Run from anywhere with the environment povsim is installed in::
 
     python docs/make_validation.py                 # print the page (Markdown) to stdout
     python docs/make_validation.py --replicates 10 --scale 100 -o validation.md
+    python docs/make_validation.py --posterior other/posterior.csv   # another fit's residuals
 
 The docs build runs it (``docs/gen_pages.py``, at the defaults below), so the page always shows
 the model as it is in the checkout being built, never a table typed by hand. Every observed
 value is read from its row in ``calibration/`` (file, series, region, year); the model values
 are the mean and the range over replicates of ``scenarios/baseline.yaml``, which use the seeds
-``povsim.rng.replicate_seed(scenario seed, r)``.
+``povsim.rng.replicate_seed(scenario seed, r)``. The calibration's residual table and fit figure
+come from :mod:`povsim.calibration.fit` (the same as in ``povsim report``); without a shipped
+posterior the page says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
+import io
 import sys
 import time
 from dataclasses import dataclass
@@ -222,8 +228,95 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-def render(replicates: int = DEFAULT_REPLICATES, scale: int = DEFAULT_SCALE) -> str:
-    """The validation page in Markdown, from ``replicates`` fresh runs at 1:``scale``."""
+def _baseline_extends_calibration() -> bool:
+    """Whether ``scenarios/baseline.yaml`` chains a ``calibrated.yaml`` (its ``extends``)."""
+    import yaml
+
+    data = yaml.safe_load(BASELINE.read_text(encoding="utf-8")) or {}
+    ext = data.get("extends") or []
+    ext = [ext] if isinstance(ext, str) else ext
+    return any("calibrated" in str(e) for e in ext)
+
+
+def _wrap(text: str) -> str:
+    """Let a long identifier break after its underscores."""
+    return text.replace("_", "_<wbr>")
+
+
+def calibration_section(posterior: str | Path | None = None) -> str:
+    """The page's "calibration fit" section (Markdown): residual table and fit figure.
+
+    ``posterior`` is a ``posterior.csv``; ``None`` means the one shipped with povsim
+    (``calibration/posterior.csv``), and when there is none the section says so.
+    """
+    from povsim.calibration.fit import load_fit
+    from povsim.calibration.report import _fmt, fit_figure
+
+    fit = load_fit(posterior)
+    if fit is None:
+        return NO_FIT
+    post = fit.posterior
+    rows = []
+    for r in fit.rows:
+        name = _wrap(r["target"]) + (" (check)" if r["weight"] <= 0 else "")
+        file, _, rest = r["source"].partition(": ")
+        rows.append(
+            f"| {name} | {_fmt(r['observed'])}<br>± {_fmt(r['tolerance'])} | {r['weight']:g} | "
+            f"**{_fmt(r['median'])}**<br>{_fmt(r['low'])} – {_fmt(r['high'])} | "
+            f"{r['z']:+.2f} | `{file}`<br>{_wrap(rest)} |"
+        )
+    rows += [f"| {_wrap(name)} | | | not in this posterior | | |" for name in fit.missing]
+    buf = io.BytesIO()
+    fit_figure(fit.rows).savefig(buf, format="png", dpi=90)
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    h = fit.header
+    uses = (
+        "`scenarios/baseline.yaml` chains its `calibrated.yaml`, so the baseline's table above "
+        "is the calibrated model"
+        if _baseline_extends_calibration()
+        else "`scenarios/baseline.yaml` does not chain `calibrated.yaml`, so the baseline's "
+        "table above is the model at its sourced defaults, not the calibrated one"
+    )
+    changed = (
+        "\n\n!!! note\n    The targets file has changed since this fit (its sha256 differs from "
+        "the one `calibrated.yaml` records): the observed values and tolerances are the current "
+        "file's.\n"
+        if fit.targets_changed()
+        else ""
+    )
+    what = (
+        "The posterior shipped with povsim (`calibration/posterior.csv`; its overlay of posterior "
+        "medians is `calibration/calibrated.yaml`)"
+        if posterior is None
+        else f"The posterior `{fit.path}`"
+    )
+    return FIT.format(
+        what=what,
+        n_keys=len(post.keys),
+        n_targets=len(fit.rows) + len(fit.missing),
+        particles=len(post.final),
+        generations=post.generations,
+        epsilon=f"{post.epsilon:.4g}",
+        date=h.get("date", "date not recorded"),
+        settings=h.get("settings", "not recorded"),
+        uses=uses,
+        changed=changed,
+        table="\n".join(rows),
+        png=png,
+    )
+
+
+def render(
+    replicates: int = DEFAULT_REPLICATES,
+    scale: int = DEFAULT_SCALE,
+    posterior: str | Path | None = None,
+) -> str:
+    """The validation page in Markdown, from ``replicates`` fresh runs at 1:``scale`` and the
+    calibration's posterior (``posterior``; default: the one shipped with povsim, if any)."""
+    calibration = calibration_section(posterior)
+    from povsim.calibration.fit import shipped_posterior
+
+    fitted = posterior is not None or shipped_posterior() is not None
     t0 = time.perf_counter()
     runs = run_replicates(replicates, scale)
     elapsed = time.perf_counter() - t0
@@ -251,19 +344,17 @@ def render(replicates: int = DEFAULT_REPLICATES, scale: int = DEFAULT_SCALE) -> 
         households=int(ds0.attrs.get("n_households", 0)),
         elapsed=elapsed,
         inflow=f"{inflow.mean() / 1e6:.2f} M",
+        status=STATUS_FIT if fitted else STATUS_NO_FIT,
+        calibration=calibration,
     )
 
 
 PAGE = """\
 # Validation: how well the baseline fits 2015–2016
 
-!!! warning "The baseline is not calibrated yet"
-    The model's defaults come from published figures and stated assumptions, one by one
-    ([scenario keys](parameters.md)); nothing has been fitted to the outcomes below. **Calibration**
-    (`povsim calibrate`, likelihood-free ABC-SMC on the 2013–2016 figures) and the **hindcast of
-    2017–2020** (`povsim hindcast`, judged against official outcomes the model never saw) are
-    planned and do not exist yet. Until then, read the baseline's numbers as a mechanism
-    illustration, not as an estimate.
+{status}
+
+## The baseline's replicate fit
 
 The table compares `scenarios/baseline.yaml` with every sourced figure of the calibration window
 that the model produces. It was made by `docs/make_validation.py` during the build of this site,
@@ -288,6 +379,8 @@ synthetic population starts on it exactly at 1:1 and within rounding at coarser 
 set the regional split of the starting population (`calibration/regions.csv`), so they are inputs
 too.
 
+{calibration}
+
 ## Where the model is known to be off
 
 The misses above are real and have known causes, listed in the open validity issue and
@@ -309,14 +402,65 @@ summarised in the [model description](model.md#known-limitations):
 """
 
 
+STATUS_NO_FIT = """\
+!!! warning "The baseline is not calibrated"
+    The model's defaults come from published figures and stated assumptions, one by one
+    ([scenario keys](parameters.md)); nothing has been fitted to the outcomes below, and this
+    povsim ships no calibration (no `calibration/posterior.csv`). `povsim calibrate`
+    ([calibration](calibration.md), likelihood-free ABC-SMC on the 2013–2016 figures) makes one;
+    until one is shipped, read the baseline's numbers as a mechanism illustration, not as an
+    estimate."""
+
+STATUS_FIT = """\
+!!! note "Two fits on this page"
+    The first table is `scenarios/baseline.yaml` run now, against every sourced figure of
+    2015–2016 it produces; [the calibration's fit](#the-calibrations-fit) below is the ABC-SMC
+    posterior (made by `povsim calibrate`, [calibration](calibration.md)) against the targets it
+    was fitted to."""
+
+NO_FIT = """\
+## The calibration's fit
+
+No posterior is shipped with this povsim (`calibration/posterior.csv`, written by
+`povsim calibrate`; see [calibration](calibration.md)), so there is no calibration fit to show:
+nothing has been fitted to the observations. `povsim report ... --posterior FILE` shows the fit
+of a posterior you made."""
+
+FIT = """\
+## The calibration's fit
+
+{what}: an ABC-SMC fit ({date}) of {n_keys} free parameters to the
+{n_targets} targets of `calibration/targets.yaml`, {particles} particles in the last of
+{generations} generations, final epsilon {epsilon} (tolerance units; settings: {settings}).
+{uses}.{changed}
+
+*Posterior* is the weighted median of the final generation's simulated measure (in bold) and
+below it the 90 % band (5–95 % of the particles, weighted); each particle's measure is the mean
+of its replicates. **Residual / tolerance** is (posterior median − observed) / tolerance: by
+how many tolerances the fitted model misses the figure. The tolerance carries the data's
+uncertainty and the model's noise at the calibration scale, so within ±1 the model fits as
+closely as the figure can be trusted, and beyond ±2 it misses by more than the data and the
+noise explain. Targets marked *check* have weight 0: shown, not fitted. The same table is in
+every `povsim report`.
+
+| target | observed<br>± tolerance | weight | posterior<br>90 % band | residual / tolerance | source in `calibration/` |
+|---|---|---|---|---|---|
+{table}
+
+![The posterior band of every target against its observation ± tolerance](data:image/png;base64,{png})"""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: print or write the page."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replicates", type=int, default=DEFAULT_REPLICATES)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE)
     parser.add_argument("-o", "--output", type=Path, default=None)
+    parser.add_argument(
+        "--posterior", type=Path, default=None, help="a posterior.csv (default: the shipped one)"
+    )
     args = parser.parse_args(argv)
-    text = render(args.replicates, args.scale)
+    text = render(args.replicates, args.scale, args.posterior)
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -116,7 +116,16 @@ def test_generated_pages_come_from_the_code(site: Path) -> None:
     # the observed 2016 year-end stock, and a model value computed by the build
     assert "2.72 M" in validation and "registered poor at year end" in validation
     assert re.search(r"<strong>\d\.\d\d M</strong>", validation)
-    assert "planned" in validation
+    # the calibration's fit from the shipped posterior, or a plain word that there is none
+    assert 'id="the-calibrations-fit"' in validation
+    from povsim.calibration.fit import shipped_posterior
+
+    if shipped_posterior() is None:
+        assert "No posterior is shipped with this povsim" in validation
+    else:
+        assert "Residual / tolerance" in validation
+        assert re.search(r'<img alt="The posterior band[^"]*" src="data:image/png;base64,',
+                         validation)
 
 
 def test_no_link_outside_the_repository() -> None:

@@ -46,7 +46,7 @@ figcaption{font-size:.88rem;color:#444;margin-top:.3rem}
 .small{font-size:.82rem;color:#555}code{font-size:.88em}
 nav ul{columns:2;font-size:.92rem}details{margin:.5rem 0}
 td.src{font-size:.8rem;color:#333;min-width:18rem;word-break:break-word}
-td.val{max-width:18rem;word-break:break-word}
+td.val{max-width:18rem;word-break:break-word}td.band{white-space:nowrap}
 """
 
 
@@ -108,18 +108,19 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _png(fig: Any) -> str:
+def _png(fig: Any, tight: bool = True) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, **({"bbox_inches": "tight"} if tight else {}))
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figure(fig: Any, alt: str, caption: str, anchor: str) -> str:
+def _figure(fig: Any, alt: str, caption: str, anchor: str, tight: bool = True) -> str:
+    """``tight=False`` for a figure already laid out tight (one drawing fewer)."""
     from povsim.plotting.common import save
 
     save(fig, None)  # fonts for any non-ASCII label
     return (f'<figure id="{_e(anchor)}"><img alt="{_e(alt)}" '
-            f'src="data:image/png;base64,{_png(fig)}">'
+            f'src="data:image/png;base64,{_png(fig, tight)}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
 
@@ -380,10 +381,113 @@ def _figures(ds: Any, log: Callable[[str], None] | None) -> list[tuple[str, str,
 
 
 # ---------------------------------------------------------------------------------------------
+# the calibration fit
+# ---------------------------------------------------------------------------------------------
+#: what ``posterior=`` means when nothing is given: the posterior shipped with povsim
+SHIPPED = "shipped"
+
+
+def _load_fit(posterior: Any) -> Any:
+    """A :class:`~povsim.calibration.fit.CalibrationFit`, or ``None`` when none is shipped."""
+    from povsim.calibration.fit import CalibrationFit, load_fit
+
+    if isinstance(posterior, CalibrationFit):
+        return posterior
+    return load_fit(None if posterior in (None, SHIPPED) else posterior)
+
+
+def _calibration(fit: Any, log: Callable[[str], None] | None) -> str:
+    """The "Calibration fit" section's body: settings, residuals, figures, parameters."""
+    if fit is None:
+        return ("<p class='note'><b>No calibration fit.</b> This povsim ships no posterior "
+                "(<code>calibration/posterior.csv</code>, written by <code>povsim calibrate"
+                "</code>), so there is no fit to the observations to show. Give one with "
+                "<code>povsim report ... --posterior FILE</code>; leave this section out with "
+                "<code>--no-calibration</code>.</p>")
+    from povsim.calibration.fit import band_class
+    from povsim.calibration.report import _fmt, fit_figure, marginals_figure
+
+    post = fit.posterior
+    out = [f"<p>The fit of {len(post.keys)} free parameters to the observations of "
+           f"<code>{_e(fit.targets_file.name if fit.targets_file else 'targets.yaml')}</code> by "
+           "approximate Bayesian computation (ABC-SMC): the particles of the final generation "
+           "are the posterior, each particle's simulated measure is the mean of its replicates "
+           "under common random numbers. The scenarios of this report use the calibrated values "
+           "only where they extend <code>calibrated.yaml</code>; their own parameters are "
+           "listed below.</p>",
+           "<h3 id='calibration-settings'>Method and settings</h3><table>"]
+    out += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in fit.settings()]
+    out.append("</table>")
+    if fit.targets_changed():
+        out.append("<p class='note'>The targets file has changed since this fit (its sha256 "
+                   "differs from the one <code>calibrated.yaml</code> records): the observed "
+                   "values and tolerances below are the current file's.</p>")
+    out += ["<h3 id='calibration-residuals'>Fit to every target</h3>",
+            "<p><i>residual / tolerance</i> is (posterior median &minus; observed) / tolerance: "
+            "by how many tolerances the fitted model misses the observation. The tolerance "
+            "carries the data's uncertainty and the model's noise at the calibration scale, so "
+            "within &plusmn;1 (green) the model fits as closely as the figure can be trusted, "
+            "between 1 and 2 (orange) it is near, beyond 2 (red) the fitted model misses the "
+            "figure by more than the data and the noise explain. The 90&nbsp;% band is the "
+            "5-95&nbsp;% range of the particles' measures (weighted): whether it reaches the "
+            "observation says whether any well-supported parameter set does. Targets with "
+            "weight 0 are checks: shown, not fitted.</p>",
+            "<table><tr><th>target</th><th>observed</th><th>tolerance</th><th>weight</th>"
+            "<th>posterior median</th><th>90% band</th><th>residual / tolerance</th>"
+            "<th>source</th></tr>"]
+    for r in fit.rows:
+        check = " (check)" if r["weight"] <= 0 else ""
+        out.append(f"<tr><td><code>{_e(r['target'])}</code>{check}</td><td class='num'>"
+                   f"{_e(_fmt(r['observed']))}"
+                   f"</td><td class='num'>{_e(_fmt(r['tolerance']))}</td><td class='num'>"
+                   f"{r['weight']:g}</td><td class='num'>{_e(_fmt(r['median']))}</td>"
+                   f"<td class='num band'>{_e(_fmt(r['low']))} &ndash; {_e(_fmt(r['high']))}"
+                   "</td>"
+                   f"<td class='num {band_class(r['z'])}'>{r['z']:+.2f}</td>"
+                   f"<td class='src'>{_e(r['source'])}</td></tr>")
+    for name in fit.missing:
+        out.append(f"<tr><td><code>{_e(name)}</code></td><td colspan='7'>not in this posterior "
+                   "(the target was added to the targets file after the fit)</td></tr>")
+    out.append("</table>")
+    if fit.extra:
+        out.append("<p class='small'>The posterior also holds measures that are no longer "
+                   "targets: " + ", ".join(f"<code>{_e(t)}</code>" for t in fit.extra)
+                   + ".</p>")
+    if fit.rows:
+        if log:
+            log("drawing the calibration fit")
+        out.append(_figure(fit_figure(fit.rows), "Calibration fit",
+                           "Each target: the observation &plusmn; its tolerance (orange band) "
+                           "and the posterior median with its 5-95&nbsp;% band (blue).",
+                           "calibration-fit", tight=False))
+    out += ["<h3 id='calibration-parameters'>Parameters</h3>",
+            "<p>Weighted posterior median and central 90&nbsp;% interval of every free "
+            "parameter (final generation), with its prior from <code>"
+            f"{_e(fit.priors_file.name if fit.priors_file else 'priors.yaml')}</code>.</p>",
+            "<table><tr><th>key</th><th>prior</th><th>posterior median</th><th>90% interval"
+            "</th><th>basis of the prior</th></tr>"]
+    for p in fit.parameters():
+        out.append(f"<tr><td><code>{_e(p['key'])}</code></td><td>"
+                   f"{_e(p['prior'] or 'not in the priors file')}</td><td class='num'>"
+                   f"{p['median']:.4g}</td><td class='num'>{p['low']:.4g} &ndash; "
+                   f"{p['high']:.4g}</td><td class='src'>{_e(p['basis'])}</td></tr>")
+    out.append("</table>")
+    if fit.priors:
+        if log:
+            log("drawing the posterior marginals")
+        out.append(_figure(marginals_figure(post, fit.priors), "Posterior marginals",
+                           "Each parameter's weighted posterior histogram (final generation) "
+                           "over its prior density (black).", "calibration-marginals",
+                           tight=False))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
 # the report
 # ---------------------------------------------------------------------------------------------
 def render_html(ds: Any, inputs: Sequence[str], command: str = "",
-                log: Callable[[str], None] | None = None, title: str | None = None) -> str:
+                log: Callable[[str], None] | None = None, title: str | None = None, *,
+                posterior: Any = SHIPPED, calibration: bool = True) -> str:
     """The report of results ``ds`` as one HTML document (a string).
 
     Parameters
@@ -400,14 +504,26 @@ def render_html(ds: Any, inputs: Sequence[str], command: str = "",
         Called with a one-line message per figure drawn.
     title
         The page title (default: ``"povsim report: "`` and the experiments' labels).
+    posterior
+        The calibration fit to show: a ``posterior.csv`` (or its directory), a
+        :class:`~povsim.calibration.fit.CalibrationFit`, or ``"shipped"`` (the default): the
+        posterior shipped with povsim, if any (the section then says plainly that there is none).
+    calibration
+        ``False`` leaves the calibration section out.
 
     Returns
     -------
     str
         A self-contained HTML document: the figures are embedded as PNG data URIs.
+
+    Raises
+    ------
+    PovsimError
+        ``posterior`` is missing, unreadable or not a posterior table.
     """
     from povsim.plotting.common import experiments
 
+    fit = _load_fit(posterior) if calibration else None
     labels = [lab for lab, _ in experiments(ds)]
     title = title or f"povsim report: {', '.join(labels)}"
     figs = _figures(ds, log)
@@ -432,7 +548,7 @@ def render_html(ds: Any, inputs: Sequence[str], command: str = "",
          "alleviation campaign. Do the campaign's targets hold, when, where, with what "
          "probability, and which pathway did it?</p>"),
         "<nav><b>Contents</b><ul><li><a href='#targets'>Targets</a></li>" + nav +
-        "<li><a href='#calibration'>Calibration fit</a></li>"
+        ("<li><a href='#calibration'>Calibration fit</a></li>" if calibration else "") +
         "<li><a href='#parameters'>Parameters and sources</a></li>"
         "<li><a href='#provenance'>Provenance</a></li></ul></nav>",
         "<h2 id='targets'>Targets</h2>", _target_tables(ds),
@@ -444,13 +560,9 @@ def render_html(ds: Any, inputs: Sequence[str], command: str = "",
         parts.append("<h3 id='observations'>Observed figures of the hindcast</h3><table><tr>"
                      "<th>variable</th><th>year</th><th>value</th><th>unit</th><th>source</th>"
                      f"</tr>{obs_rows}</table>")
+    if calibration:
+        parts += ["<h2 id='calibration'>Calibration fit</h2>", _calibration(fit, log)]
     parts += [
-        "<h2 id='calibration'>Calibration fit</h2>",
-        ("<p class='note'><b>Not available yet.</b> povsim has no calibration fit so far: no "
-         "parameter has been fitted to the observations, and there is no posterior or "
-         "goodness-of-fit to report. The hindcast figure above only sets the runs beside the "
-         "sourced 2013-2016 figures; it is not a fit. This section will show the fit once "
-         "povsim has one.</p>"),
         "<h2 id='parameters'>Parameters and their sources</h2>", _parameters(ds),
         "<h2 id='provenance'>Provenance</h2>", _provenance(ds, inputs, command),
         "</main></body></html>",
@@ -468,6 +580,8 @@ def build_report(
     workers: int | None = None,
     log: Callable[[str], None] | None = None,
     command: str | None = None,
+    posterior: str | Path | None = None,
+    calibration: bool = True,
 ) -> Path:
     """Write the HTML report of scenario files (run now) or of one stored results file.
 
@@ -485,11 +599,22 @@ def build_report(
         Called with progress messages.
     command
         The command line recorded in the provenance (default: this process's).
+    posterior
+        The ``posterior.csv`` of the calibration fit to show (or its directory); ``None``: the
+        one shipped with povsim (``calibration/posterior.csv``), if any.
+    calibration
+        ``False`` leaves the calibration section out (``--no-calibration``).
 
     Returns
     -------
     pathlib.Path
         The file written.
+
+    Raises
+    ------
+    PovsimError
+        Bad sources or output directory; a ``posterior`` that is missing, unreadable or not a
+        posterior table (checked before anything is run).
     """
     srcs = [str(s) for s in sources]
     if not srcs:
@@ -497,6 +622,8 @@ def build_report(
     out = Path(output)
     if not out.parent.exists():
         raise PovsimError(f"--output: directory {out.parent} does not exist")
+    # read the fit first: a bad --posterior fails before any scenario runs
+    fit = _load_fit(posterior) if calibration else None
     results = [s for s in srcs if _is_results(s)]
     if results:
         if len(srcs) > 1:
@@ -513,7 +640,7 @@ def build_report(
         ds = compare(srcs, replicates=int(replicates), seed=seed, scale=scale, workers=workers,
                      progress=False, log=log)
     cmd = command if command is not None else " ".join(["povsim", *sys.argv[1:]])
-    text = render_html(ds, srcs, cmd, log)
+    text = render_html(ds, srcs, cmd, log, posterior=fit, calibration=calibration)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
@@ -527,7 +654,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``povsim report``."""
     say = None if args.quiet else (lambda m: print(f"povsim: {m}", file=sys.stderr))
     path = build_report(args.sources, args.output, replicates=args.replicates, seed=args.seed,
-                        scale=args.scale, workers=args.workers, log=say)
+                        scale=args.scale, workers=args.workers, log=say,
+                        posterior=args.posterior, calibration=not args.no_calibration)
     if not args.quiet:
         print(f"povsim: wrote {path}", file=sys.stderr)
     return 0
@@ -546,7 +674,8 @@ def add_command(sub: Any) -> None:
                        "provenance)",
         description="Run scenario files side by side (or read one stored results file) and "
                     "write one HTML file with no external resource: the target table, the "
-                    "figures, every parameter with its source, and the provenance.")
+                    "figures, the calibration fit (the posterior shipped with povsim, or "
+                    "--posterior FILE), every parameter with its source, and the provenance.")
     r.add_argument("sources", nargs="+", metavar="SCENARIO.yaml | RESULTS.nc",
                    help="scenario files (run now), or one results file (.nc or .zarr)")
     r.add_argument("--output", "-o", default="report.html", help="the HTML file to write")
@@ -557,5 +686,12 @@ def add_command(sub: Any) -> None:
                    help="simulate 1 in K households (population.scale)")
     r.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes (1: in this process)")
+    cal = r.add_mutually_exclusive_group()
+    cal.add_argument("--posterior", default=None, metavar="FILE",
+                     help="the calibration fit to show: a posterior.csv written by povsim "
+                          "calibrate (default: the one shipped with povsim, "
+                          "calibration/posterior.csv, if any)")
+    cal.add_argument("--no-calibration", action="store_true",
+                     help="leave the calibration fit section out")
     r.add_argument("--quiet", "-q", action="store_true", help="no messages")
     r.set_defaults(func=cmd_report)

@@ -22,7 +22,7 @@ import numpy as np
 
 from povsim.calibration.posterior import Posterior, weighted_quantile, write_calibrated_yaml
 
-__all__ = ["residual_table", "write_outputs", "write_report"]
+__all__ = ["fit_figure", "marginals_figure", "residual_table", "write_outputs", "write_report"]
 
 
 def residual_table(post: Posterior, targets: Any) -> list[dict[str, Any]]:
@@ -51,16 +51,28 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _fig_fit(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+def fit_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The posterior band of every target against its observation and tolerance.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Parameters
+    ----------
+    rows
+        The rows of :func:`residual_table` (one panel each).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per target: the observation ± tolerance (orange) and the posterior median with
+        its 5-95 % band (blue); checks (weight 0) are marked in the panel's title. The figure is
+        made without pyplot, so no backend is switched and nothing is shown twice in Jupyter.
+    """
+    from matplotlib.figure import Figure
 
     n = len(rows)
-    ncol = min(4, n)
-    nrow = math.ceil(n / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+    ncol = max(1, min(4, n))
+    nrow = max(1, math.ceil(n / ncol))
+    fig = Figure(figsize=(3.2 * ncol, 2.6 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     for ax, r in zip(axes.flat, rows, strict=False):
         ax.axhspan(r["observed"] - r["tolerance"], r["observed"] + r["tolerance"],
                    color="tab:orange", alpha=0.2, label="observed ± tolerance")
@@ -72,23 +84,40 @@ def _fig_fit(rows: list[dict[str, Any]], path: Path) -> None:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=6, loc="best")
+    if n:
+        axes.flat[0].legend(fontsize=6, loc="best")
     fig.suptitle("posterior band against every observation", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def _fig_marginals(post: Posterior, priors: Sequence[Any], path: Path) -> None:
-    import matplotlib
+def _fig_fit(rows: list[dict[str, Any]], path: Path) -> None:
+    fit_figure(rows).savefig(path, dpi=110)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def marginals_figure(post: Posterior, priors: Sequence[Any]) -> Any:
+    """Each parameter's weighted posterior histogram over its prior density.
+
+    Parameters
+    ----------
+    post
+        The posterior (its final generation is drawn).
+    priors
+        The :class:`~povsim.calibration.priors.Prior` of every parameter to draw; each key must
+        be a column of the posterior.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per prior (made without pyplot).
+    """
+    from matplotlib.figure import Figure
 
     n = len(priors)
-    ncol = min(3, n)
-    nrow = math.ceil(n / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.6 * nrow), squeeze=False)
+    ncol = max(1, min(3, n))
+    nrow = max(1, math.ceil(n / ncol))
+    fig = Figure(figsize=(3.6 * ncol, 2.6 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     f = post.final
     w = f["weight"].to_numpy(float)
     for ax, p in zip(axes.flat, priors, strict=False):
@@ -102,10 +131,14 @@ def _fig_marginals(post: Posterior, priors: Sequence[Any], path: Path) -> None:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=6)
+    if n:
+        axes.flat[0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def _fig_marginals(post: Posterior, priors: Sequence[Any], path: Path) -> None:
+    marginals_figure(post, priors).savefig(path, dpi=110)
 
 
 def _fig_corr(post: Posterior, path: Path) -> None:
