@@ -1,9 +1,11 @@
-"""The pathways: the five of "五个一批" (seed (五)-(九)) and dangerous-house renovation (seed (十)).
+"""The pathways: the five of "五个一批" (seed (五)-(九)), dangerous-house renovation (seed (十))
+and asset income (seed (二十一)).
 
 Each registers itself under its scenario key; a study registers its own with
 :func:`povsim.register_pathway`.
 """
 
+from povsim.pathways.asset_income import AssetIncomePathway
 from povsim.pathways.base import Pathway
 from povsim.pathways.dibao import DibaoPathway
 from povsim.pathways.housing import HousingRenovationPathway
@@ -13,6 +15,7 @@ from povsim.pathways.reconstruction import ReconstructionPathway
 from povsim.pathways.relocation import RelocationPathway
 from povsim.registry import register_pathway
 from povsim.scenario.schema import (
+    AssetIncome,
     Dibao,
     HousingRenovation,
     Medical,
@@ -27,8 +30,10 @@ register_pathway("dibao", Dibao, DibaoPathway, replace=True)
 register_pathway("medical", Medical, MedicalPathway, replace=True)
 register_pathway("reconstruction", Reconstruction, ReconstructionPathway, replace=True)
 register_pathway("housing_renovation", HousingRenovation, HousingRenovationPathway, replace=True)
+register_pathway("asset_income", AssetIncome, AssetIncomePathway, replace=True)
 
 __all__ = [
+    "AssetIncomePathway",
     "DibaoPathway",
     "HousingRenovationPathway",
     "MedicalPathway",
