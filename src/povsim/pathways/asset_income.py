@@ -87,6 +87,12 @@ class AssetIncomePathway(Pathway):
     )
     modifies: ClassVar[tuple[str, ...]] = ("monthly_income",)
     reads: ClassVar[tuple[str, ...]] = ("registered", "n_labour")
+    #: the common checks (povsim.testing): the order matters only when several households of
+    #: a county compete for scarce shares, so every registered household is reached
+    check_settings: ClassVar[dict[str, Any]] = {
+        "priority": {"value": "random", "overrides": {
+            "pathways.asset_income.takeup": 1.0, "pathways.asset_income.capacity": 200_000}},
+    }
 
     def start_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households

@@ -47,6 +47,7 @@ PATHWAY_NAMES: dict[str, str] = {
     "medical": "Medical aid",
     "reconstruction": "Disaster reconstruction",
     "housing_renovation": "Housing renovation",
+    "asset_income": "Asset income",
     "services": "Village services",
     "no_pathway": "No pathway (market income)",
     "review": "Removed by register review",
