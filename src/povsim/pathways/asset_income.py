@@ -95,11 +95,11 @@ class AssetIncomePathway(Pathway):
     }
 
     def start_year(self, ctx: Context, year: int) -> None:
+        if not self.enabled:
+            return
         hh = ctx.households
         #: whether a scheme reaches the household: the same uniform every year
         self._reach = ctx.draws("asset_income.takeup")
-        if not self.enabled:
-            return
         paying = np.flatnonzero(hh.asset_status == PAYING)
         if paying.size:
             u = ctx.draws("asset_income.failure", year)[paying]
