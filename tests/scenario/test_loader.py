@@ -961,3 +961,23 @@ def test_event_fast_path_builds_what_the_node_graph_builds():
     for text in ("a: &x {b: 1}\nc: *x\n", "a: {<<: {b: 1}}\n", "a: 1\na: 2\n", "- 1\n",
                  "a: !!python/name:os.system x\n", "a: 1\n---\nb: 2\n", "a: [1\n"):
         assert sy._parse_events(text, "f.yaml") is None
+
+
+def test_extends_a_file_shipped_with_povsim(tmp_path) -> None:
+    """``povsim:scenarios/NAME`` and ``povsim:calibration/NAME`` name the shipped data, from
+    any directory (the repository's folders, or the installed packages)."""
+    f = tmp_path / "mine.yaml"
+    f.write_text("extends: povsim:scenarios/baseline.yaml\nname: mine\n")
+    mine = load_scenario(f)
+    base = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml")
+    assert mine.model_dump(exclude={"name"}) == base.model_dump(exclude={"name"})
+    for bad, found in (("povsim:data/x.yaml", "povsim:data/x.yaml"),
+                       ("povsim:calibration/../x.yaml", "povsim:calibration/../x.yaml")):
+        f.write_text(f"extends: {bad}\n")
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(f)
+        msg = str(info.value)
+        assert "unknown shipped file" in msg and "extends" in msg and found in msg, msg
+    f.write_text("extends: povsim:calibration/nothing_here.yaml\n")
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(f)

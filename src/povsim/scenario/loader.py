@@ -217,7 +217,7 @@ def _resolve_extends(
     merged: dict[Any, Any] = {}
     merged_locs: Locations = {}
     for target in targets:
-        parent = base_dir / target
+        parent = _extends_path(target, base_dir, file, line)
         shown = os.path.normpath(parent)
         resolved = parent.resolve()
         if resolved in [p for p, _ in chain]:
@@ -229,6 +229,32 @@ def _resolve_extends(
         parent_data, parent_locs = _load_chain(Path(shown), (*chain, (resolved, shown)))
         merged, merged_locs = _merge_located(merged, merged_locs, parent_data, parent_locs)
     return _merge_located(merged, merged_locs, data, locations)
+
+
+#: ``extends:`` prefixes naming the data shipped with povsim (the repository's ``calibration/``
+#: and ``scenarios/``; the packages ``povsim.calibration_data`` and ``povsim.scenarios_data``
+#: once installed), so a scenario can extend e.g. ``povsim:calibration/calibrated.yaml``
+#: wherever it lives and however povsim was installed.
+PACKAGE_PREFIXES = {"povsim:calibration/": "povsim.calibration_data",
+                    "povsim:scenarios/": "povsim.scenarios_data"}
+
+
+def _extends_path(target: str, base_dir: Path, file: str | None, line: int | None) -> Path:
+    """The file an ``extends:`` entry names: relative to ``base_dir``, or shipped data."""
+    if not target.startswith("povsim:"):
+        return base_dir / target
+    import importlib.resources
+
+    for prefix, package in PACKAGE_PREFIXES.items():
+        if target.startswith(prefix):
+            name = target[len(prefix):]
+            if not name or "/" in name or "\\" in name or name.startswith("."):
+                break
+            return Path(str(importlib.resources.files(package) / name))
+    raise ScenarioError("unknown shipped file", file=file, key="extends", line=line,
+                        expected="a file name, or povsim:calibration/NAME or "
+                                 "povsim:scenarios/NAME for a file shipped with povsim",
+                        found=_short(target))
 
 
 def _load_chain(
