@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from povsim.budget.rationing import segment_cumsum
 from povsim.context import PlaceState
 from povsim.households import Households, segment_sums
 from povsim.population.places import Places
@@ -166,6 +167,11 @@ def assess(run: RunState, year: int) -> None:
     quota = rules.quota
     if quota is not None:
         exiting = _apply_quota(run, reg, exiting, at(quota, year))
+    plans = scn.plans
+    task = (run.plan.county or {}).get("task")
+    if plans.verify_within_task and task is not None:
+        exiting = within_task(hh.county, hh.size, hh.pc_income, exiting,
+                              task * (1.0 + plans.task_slack), run.weight)
 
     review = scn.population.targeting.review_year == year
     removed = np.zeros(hh.n, dtype=bool)
@@ -209,6 +215,42 @@ def assess(run: RunState, year: int) -> None:
     }
     del u_find, ok, income_ok, stable_ok
     _assess_places(run, year, size, stable_poor)
+
+
+def within_task(county: np.ndarray, size: np.ndarray, pc_income: np.ndarray,
+                exiting: np.ndarray, cap: np.ndarray, weight: float) -> np.ndarray:
+    """The households each county declares out: at most its cap of people, richest first.
+
+    Parameters
+    ----------
+    county, size, pc_income
+        Every household's county, persons and per-capita income (yuan/person/year).
+    exiting
+        Households that pass the exit test.
+    cap
+        People each county may declare out this year (its task × (1 + ``plans.task_slack``),
+        real persons).
+    weight
+        Real households per simulated household.
+
+    Returns
+    -------
+    numpy.ndarray
+        The subset of ``exiting`` declared out: in each county, by per-capita income from the
+        highest, every household whose people before it are still below the cap (so a county
+        may end up to one household over it, never more).
+    """
+    cand = np.flatnonzero(exiting)
+    if cand.size == 0:
+        return exiting
+    c = np.asarray(county)[cand]
+    order = np.lexsort((cand, -np.asarray(pc_income)[cand], c))
+    cand, c = cand[order], c[order]
+    people = np.asarray(size)[cand].astype(np.float64) * weight
+    before = segment_cumsum(people, c, np.asarray(cap).size) - people
+    out = np.zeros(exiting.shape, dtype=bool)
+    out[cand[before < np.asarray(cap, dtype=np.float64)[c] - 1e-9]] = True
+    return out
 
 
 def _apply_quota(

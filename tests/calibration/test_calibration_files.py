@@ -32,7 +32,7 @@ def test_shipped_targets_cover_the_brief() -> None:
     assert obs[("registered_poor_yearend", (("year", 2015),))] == 3_800_000
     assert obs[("registered_poor_yearend", (("year", 2016),))] == 2_720_000
     assert obs[("exited_persons", (("year", 2015),))] == 1_176_500
-    assert obs[("exited_persons", (("year", 2016),))] == 1_078_000
+    assert obs[("lifted_out_persons", (("year", 2016),))] == 1_078_000
     assert obs[("counties_exited", (("year", 2016),))] == 5
     assert obs[("villages_exited", (("year", 2016),))] == 2437
     assert obs[("illness_cause_share", (("year", 2015),))] == pytest.approx(0.48)
@@ -205,6 +205,9 @@ def test_measures_on_a_run(baseline_ds) -> None:
             - MEASURES["exited_persons"](ds, year=2016)
             + MEASURES["inflow_persons"](ds, year=2016))
     assert flow == pytest.approx(MEASURES["registered_poor_yearend"](ds, year=2016), rel=1e-9)
+    removed = float(ds["exited_by_review"].sel(year=2016).sum())
+    assert MEASURES["lifted_out_persons"](ds, year=2016) == pytest.approx(
+        MEASURES["exited_persons"](ds, year=2016) - removed)
     g = ds["poor_county_mean_income"]
     assert MEASURES["poor_county_income_growth"](ds, year=2016) == pytest.approx(
         float(g.sel(year=2016) / g.sel(year=2015) - 1))

@@ -141,6 +141,13 @@ def exited_persons(ds: xr.Dataset, year: int, region: str | None = None) -> floa
     return _region(_year(ds, "exited", year), region)
 
 
+def lifted_out_persons(ds: xr.Dataset, year: int, region: str | None = None) -> float:
+    """People lifted out during ``year``: exits less the review's removals of the wrongly
+    registered (who were never lifted out)."""
+    return (_region(_year(ds, "exited", year), region)
+            - _region(_year(ds, "exited_by_review", year), region))
+
+
 def inflow_persons(ds: xr.Dataset, year: int, region: str | None = None) -> float:
     """People entering the register during ``year``: returns plus new poor."""
     return (_region(_year(ds, "returned", year), region)
@@ -225,6 +232,7 @@ def illness_cause_share(ds: xr.Dataset, year: int) -> float:
 for _name, _func, _units, _needs in (
     ("registered_poor_yearend", registered_poor_yearend, "persons", ()),
     ("exited_persons", exited_persons, "persons", ()),
+    ("lifted_out_persons", lifted_out_persons, "persons", ()),
     ("inflow_persons", inflow_persons, "persons", ()),
     ("counties_exited", counties_exited, "counties", ()),
     ("villages_exited", villages_exited, "villages", ()),

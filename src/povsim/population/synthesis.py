@@ -678,7 +678,9 @@ def _derive(scn: Scenario, groups: list[dict[str, Any]]) -> dict[str, np.ndarray
     prop = np.minimum(comp.property_share * total, market)
     market = market - prop
     wage_share = np.where(n_labour > 0, comp.wage_share, 0.0)
-    base_scale = np.exp(log_base - z)  # permanent level relative to this year's income
+    # permanent level relative to this year's income, grossed up by the base year's costs
+    # (its net income is after them; the simulated years subtract them again)
+    base_scale = np.exp(log_base - z) * (1.0 + comp.base_year_costs)
     wage_base = market * wage_share * base_scale
     farm_base = market * (1 - wage_share) * base_scale
     transitory = np.exp(eps_t)

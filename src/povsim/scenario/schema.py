@@ -398,6 +398,17 @@ class Composition(StrictModel):
         0.5, "calibration/parameters.csv: poor-area wage 35.3% vs business 36.0% of income (2019)",
         unit="fraction of market income of households with labour",
     )
+    base_year_costs: float = param(
+        0.04,
+        "derived: the base-year income (income.csv, the register) is net of that year's "
+        "medical bills and lost work, which the simulated years subtract again; without "
+        "grossing the market base up the baseline's 2015 poor-county income grew 5.4 % against "
+        "the 9.6 % of exp(population.income_growth) at unchanged prices of shocks, a one-off "
+        "dip of about 4 % of market income (the expected out-of-pocket cost of the illness "
+        "shock, about 260 yuan a person, over the poor counties' ~6,900 yuan)",
+        unit="fraction of market income added to the base (wage and farm)",
+        ge=0, le=0.5,
+    )
     nonregistered_no_labour: Fraction = param(
         0.06, "assumption: households without labour outside the register",
         unit="fraction of households",
@@ -1523,8 +1534,10 @@ class Plans(StrictModel):
     (十九), (二十三); :func:`povsim.planning.county_plans`)."""
 
     deadline: int = param(
-        2020,
-        "seed (三): 到2020年…全省497.65万农村贫困人口全部脱贫, 11501个贫困村和88个贫困县全部摘帽",
+        2019,
+        "seed (三): 按照'五年集中攻坚、一年巩固提升'的要求, 以县为单位分年度制定到村到户的扶贫脱贫计划, "
+        "确保全省每年减少农村贫困人口100万左右: the plans lift everyone in the five years of the "
+        "attack, 2015-2019 (497.65万 / 5 ≈ 100万 a year), and 2020 consolidates (到2020年…全部脱贫)",
         unit="year",
         ge=2000,
         le=2100,
@@ -1545,6 +1558,20 @@ class Plans(StrictModel):
         "1.078M of registered_poor_population_yearend 2015 3.80M, "
         "calibration/sichuan_poor_population.csv)",
         unit="fraction of the county's registered poor per year",
+    )
+    verify_within_task: bool = param(
+        True,
+        "seed (三): 以县为单位分年度制定到村到户的扶贫脱贫计划, 确保全省每年减少农村贫困人口100万左右; "
+        "(二十三) 分年度逐级验收: a county declares out at most its year's task (plus "
+        "task_slack) of the registered households that pass the exit test, the highest incomes "
+        "first; the others stay on the register and are verified the next year",
+    )
+    task_slack: float = param(
+        0.1,
+        "assumption: the seed's 100万左右 ('about a million'): a county may exceed its task by "
+        "a tenth",
+        unit="fraction of the county's task",
+        ge=0, le=10,
     )
     concentrate: bool = param(
         True,
