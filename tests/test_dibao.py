@@ -128,8 +128,8 @@ def test_dibao_spending_equals_payments() -> None:
 # --------------------------------------------------------------------------------------------
 # the floor (seed (七) 兜底) and the monitoring of exited households (seed (四) 动态化管理)
 # --------------------------------------------------------------------------------------------
-#: dibao line 2280 all years, no merge; no random shocks and no income growth, so a household's
-#: income is exactly what the test sets; poverty line 2855 in 2015
+#: dibao line 2280 all years, no merge; no random shocks, no income growth and no asset dividends,
+#: so a household's income is exactly what the test sets; poverty line 2855 in 2015
 FLOOR_SCENARIO = f"""
 name: dibao_floor_by_hand
 population: {{scale: {SMALL_SCALE}, income_growth: 0.0}}
@@ -138,6 +138,8 @@ lines:
   merge: {{year: null}}
 budget: {{scale: 3.0}}
 plans: {{verify_within_task: false}}  # every household passing the exit test exits
+pathways:
+  asset_income: {{enabled: false}}
 shocks:
   illness: {{enabled: false}}
   disasters: {{enabled: false}}

@@ -25,6 +25,7 @@ ISOLATED = {
     "pathways.medical.enabled": False,
     "pathways.reconstruction.enabled": False,
     "pathways.housing_renovation.enabled": False,
+    "pathways.asset_income.enabled": False,
     "services.enabled": False,
     "shocks.illness.enabled": False,
     "shocks.disasters.enabled": False,

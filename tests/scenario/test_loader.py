@@ -828,7 +828,8 @@ def test_unknown_names_point_at_the_offending_entry(write: Writer) -> None:
         build_scenario({"pathways": {"schooling": {}}})
     err = info.value.errors[0]
     assert err.key == "pathways.schooling"
-    assert err.message.startswith("unknown pathway 'schooling'; known pathways: dibao")
+    assert err.message.startswith("unknown pathway 'schooling'; known pathways: ")
+    assert "dibao, housing_renovation, medical" in err.message  # listed in alphabetical order
 
 
 def test_found_is_truncated() -> None:

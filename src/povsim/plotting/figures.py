@@ -352,7 +352,8 @@ def _colors(names: list[str]) -> dict[str, Any]:
 
     cmap = matplotlib.colormaps["tab10"]
     fixed = ["production", "relocation", "dibao", "medical", "reconstruction",
-             "housing_renovation", "services", "no_pathway", "review", "quota", "ecological"]
+             "housing_renovation", "services", "no_pathway", "review", "quota", "ecological",
+             "asset_income"]
     out = {}
     for n in names:
         i = fixed.index(n) if n in fixed else len(fixed) + names.index(n)

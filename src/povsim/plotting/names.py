@@ -50,6 +50,7 @@ PATHWAY_NAMES: dict[str, str] = {
     "task_forces": "Village task forces",
     "township_services": "Schools and township services",
     "ecological": "Ecological jobs & compensation",
+    "asset_income": "Asset income",
     "services": "Village services",
     "no_pathway": "No pathway (market income)",
     "review": "Removed by register review",

@@ -1412,6 +1412,71 @@ class Ecological(PathwayConfig):
     def _known_regions(cls, v: list[str]) -> list[str]:
         _known_names(v, REGIONS, "region", "known regions")
         return v
+class AssetIncome(PathwayConfig):
+    """资产收益扶贫 (seed (二十一)): fiscal poverty funds turned into assets quantified to poor
+    households as preferred shares with a guaranteed dividend (投资收益扶贫, 优先股, 收益保底、按股分红),
+    entrusted funds for households without labour (理财收益扶贫, 委托经营), and, in poor villages,
+    collective assets and contracted land pooled in the same shares (资产收益扶贫)."""
+
+    delay_months: int = param(
+        6,
+        "assumption: the asset is formed in the first half of the year it is funded and the "
+        "first dividend, paid at the year end in practice, is half a year's (pro rata); the "
+        "monthly flow from July gives the same yearly income",
+        unit="months from funding to the first dividend", ge=0, le=120,
+    )
+    capacity: DatedNonNeg | None = param(
+        None,
+        "assumption: money buys the shares (shares = money / unit_cost, the capacity rule of "
+        "povsim.budget.capacity); a number is a hard cap",
+        unit="households per year (hard cap; null: none)",
+    )
+    takeup: DatedFraction = param(
+        0.2,
+        "assumption: share of registered poor households a scheme reaches. 60% of the poor live "
+        "in registered poor villages and 3/4 of those villages had no cooperative, 2/3 no "
+        "collective economy (calibration/parameters.md share_of_poor_living_in_registered_poor_"
+        "villages China 2017, its note), so a vehicle for shares existed for about a third of "
+        "them: 0.6 x 1/3 = 0.2",
+        unit="fraction of registered poor households",
+    )
+    unit_cost: NonNeg = param(
+        22500.0,
+        "derived: calibration/parameters.csv equity_dividend_daihuzi_rugu Sichuan:Mianning 2016 "
+        "(1,800 yuan per household per year) / dividend_rate (0.08): the fiscal money "
+        "quantified to one household as shares",
+        unit="yuan of asset per household (grant money)",
+    )
+    dividend_rate: Fraction = param(
+        0.08,
+        "assumption: the guaranteed yearly return of a preferred share (收益保底, seed (二十一)); "
+        "no rate in calibration/; with unit_cost it reproduces the sourced 1,800-yuan dividend",
+        unit="per year of the asset's value",
+    )
+    failure_rate: Fraction = param(
+        0.05,
+        "assumption: yearly chance that the asset behind a household's shares fails and stops "
+        "paying; over the five years about 23% fail, near the ~21% of pre-2014 state-bank "
+        "poverty loans that went bad (calibration/parameters.csv "
+        "bad_loan_rate_state_bank_poverty_loans_pre2014 China 2014)",
+        unit="probability per year",
+    )
+    entrusted: bool = param(
+        True,
+        "seed (二十一) 探索理财收益扶贫模式: households without labour capacity (who cannot take "
+        "production support) get shares through entrusted funds (委托经营); false: shares only "
+        "for households with labour",
+    )
+    collective_dividend: NonNeg = param(
+        200.0,
+        "assumption: the dividend on village collective assets and pooled contracted land "
+        "(资产收益扶贫, seed (二十一)) added for shareholders in designated poor villages; about a "
+        "ninth of the 1,800-yuan 带资入股 dividend (calibration/parameters.csv "
+        "equity_dividend_daihuzi_rugu), as collective economies were thin (2/3 of registered "
+        "poor villages had none, calibration/parameters.md); the land's rent is taken to equal "
+        "the farm income it gave up",
+        unit="yuan per household per year",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1658,6 +1723,7 @@ BUILTIN_PATHWAYS = (
     "task_forces",
     "township_services",
     "ecological",
+    "asset_income",
 )
 
 
@@ -1688,23 +1754,25 @@ def _sources() -> dict[str, Source]:
             amount={2015: 6.74e9, 2016: 7.63e9, 2017: 9.03e9, 2018: 10.43e9, 2019: 11.83e9,
                     2020: 13.23e9},
             pathways=["production", "housing_renovation", "reconstruction", "medical",
-                      "relocation"],
+                      "relocation", "asset_income"],
             description=(
                 "central special poverty funds x Sichuan's 7% share of the national poor "
                 "(budget_and_relocation.csv central_special_poverty_funds China 2014-2019, 2015 "
                 "interpolated, 2020 +20bn trend assumption; sichuan_poor_population.csv "
                 "share_of_national_registered_poor 2013) + provincial 3.0bn "
                 "(provincial_special_poverty_funds_lower_bound Sichuan 2017); the sum to Sep "
-                "2019 equals central_plus_provincial_special_poverty_funds_cumulative (42.7bn)"
+                "2019 equals central_plus_provincial_special_poverty_funds_cumulative (42.7bn); "
+                "asset_income: seed (二十一) 将财政扶贫资金投入形成的资产量化给贫困户"
             ),
         ),
         "integrated_agri_funds": Source(
             amount={2015: 0.0, 2016: 24.0e9},
-            pathways=["production", "housing_renovation", "relocation"],
+            pathways=["production", "housing_renovation", "relocation", "asset_income"],
             description=(
                 "budget_and_relocation.csv integrated_agri_funds_cumulative Sichuan 2020 "
                 "(>=120bn, lower bound) spread over 2016-2020; assumption: integration began in "
-                "2016"
+                "2016; asset_income: seed (二十一) 将财政支农资金投入到村或农民合作社形成的资产划出一部分,"
+                "采取优先股的方式量化到贫困户"
             ),
         ),
         "relocation_funds": Source(
@@ -2154,6 +2222,8 @@ def _user_components(
 class Pathways(StrictModel):
     """The five pathways of seed (五)-(九), dangerous-house renovation (十), the village task
     forces (二十六) and user pathways."""
+    """The five pathways of seed (五)-(九), dangerous-house renovation (十), asset income (二十一),
+    and user pathways."""
 
     model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
 
@@ -2170,6 +2240,7 @@ class Pathways(StrictModel):
         None, "see each field", default_factory=TownshipServices
     )
     ecological: Ecological = param(None, "see each field", default_factory=Ecological)
+    asset_income: AssetIncome = param(None, "see each field", default_factory=AssetIncome)
 
     @model_validator(mode="before")
     @classmethod
