@@ -2454,8 +2454,14 @@ class Scenario(StrictModel):
     def __repr__(self) -> str:
         rows = self._overview()
         width = max(len(k) for k, _ in rows)
-        body = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
-        return f"Scenario {self.name!r}\n{body}"
+        import textwrap
+
+        lines = []
+        for k, v in rows:
+            wrapped = textwrap.wrap(v, 96 - width) or [""]
+            lines.append(f"  {k:<{width}}  {wrapped[0]}")
+            lines += [f"  {'':<{width}}  {w}" for w in wrapped[1:]]
+        return f"Scenario {self.name!r}\n" + "\n".join(lines)
 
     def __str__(self) -> str:
         return self.__repr__()
