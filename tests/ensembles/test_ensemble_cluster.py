@@ -103,6 +103,7 @@ def test_sweep_on_cluster_equals_serial(cluster: dict, serial_sweep: tuple[Path,
     xr.testing.assert_identical(root_group(out), serial_sweep[1])
 
 
+@pytest.mark.slow
 def test_killed_worker_changes_nothing(cluster: dict, serial_sweep: tuple[Path, xr.Dataset],
                                        tmp_path: Path) -> None:
     """Kill one worker after the first run is stored; the other finishes the sweep."""

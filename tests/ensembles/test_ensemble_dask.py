@@ -147,6 +147,7 @@ print("done", int(ds["done"].sum()))
 """
 
 
+@pytest.mark.slow
 def test_plain_script_without_main_guard(tmp_path: Path,
                                          serial_sweep: tuple[Path, xr.Dataset]) -> None:
     """Old code: a 290-line traceback ("Nanny failed to start"). Now the workers are threads,
