@@ -47,3 +47,19 @@ def test_plans_cap_the_exits_of_each_county() -> None:
         assert bool((ex <= cap + 2000 * 12).all())
     # the cap binds in 2015 (the households over it wait for the next verification)
     assert float(on["exited"].sel(year=2015).sum()) < float(off["exited"].sel(year=2015).sum())
+
+
+def test_task_slack_and_base_year_costs_act() -> None:
+    """Both new settings change what a user sees: a larger slack lets more people out in 2015
+    (the cap binds then); the base-year costs scale the market base by (1 + costs) exactly."""
+    scn = povsim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
+        {"population.scale": 2000, "calendar.end_year": 2016})
+    tight = povsim.run(scn.with_overrides({"plans.task_slack": 0.0}), progress=False)
+    loose = povsim.run(scn.with_overrides({"plans.task_slack": 1.0}), progress=False)
+    assert float(loose["exited"].sel(year=2015).sum()) > float(
+        tight["exited"].sel(year=2015).sum())
+    a = povsim.PovertyModel(scn.with_overrides({"population.composition.base_year_costs": 0.0}))
+    b = povsim.PovertyModel(scn.with_overrides({"population.composition.base_year_costs": 0.1}))
+    np.testing.assert_allclose(b.households.wage_base, a.households.wage_base * 1.1, rtol=1e-6)
+    np.testing.assert_allclose(b.households.farm_base, a.households.farm_base * 1.1, rtol=1e-6)
+    np.testing.assert_array_equal(b.households.registered, a.households.registered)
