@@ -169,13 +169,21 @@ class TownshipServicesPathway(Pathway):
         "capacity": {"value": 300},
         "capacity_unit": {"value": "persons",
                           "overrides": {"pathways.township_services.capacity": 1500}},
-        # the order matters only in a county with several leavers: a finer population
+        # the order matters only in a county with several leavers: a finer population where
+        # every child leaves school this year
         "priority": {"value": "random",
                      "overrides": {"pathways.township_services.capacity": 3000,
-                                   "population.scale": 2000}},
-        "schooling_fix_rate": {"value": 1.0,
+                                   "population.scale": 2000,
+                                   "pathways.township_services.free_education.compulsory_years":
+                                       1}},
+        # no child returns through the school (the calibrated baseline has few out of school:
+        # widen the gap)
+        "schooling_fix_rate": {"value": 0.0,
                                "overrides": {"population.schooling_gap_share": 0.5}},
-        "free_education.prefectures": {"value": ["凉山州"]},
+        # only the Liangshan households: visible when every child leaves school this year
+        "free_education.prefectures": {
+            "value": ["凉山州"],
+            "overrides": {"pathways.township_services.free_education.compulsory_years": 1}},
         # every child a leaver this year: visible among the checks' few households
         "free_education.compulsory_years": {"value": 1},
     }
