@@ -358,7 +358,14 @@ class PovertyModel(mesa.Model):
         hh = self.households
         pop = self.params.population
         g = at(pop.income_growth, year)
-        factor = np.float32(np.exp(g))
+        off = pop.regional_growth
+        offsets = np.array([getattr(off, r) for r in self.places.region_names])
+        if offsets.any():
+            # each region's households grow by income_growth + its offset (log growth)
+            by_county = np.exp(g + offsets[self.places.county_region]).astype(np.float32)
+            factor = by_county[hh.county]
+        else:
+            factor = np.float32(np.exp(g))
         hh.wage_base *= factor
         hh.farm_base *= factor
         hh.property_income *= factor
