@@ -17,7 +17,9 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     fi
 fi
 set +e
-.venv/bin/python -m pytest -q "$@"
+# The tests run in parallel on every core (pytest-xdist); POVSIM_TEST_WORKERS=0 runs them in
+# this process (e.g. to use a debugger), and a later `-n N` among the arguments wins.
+.venv/bin/python -m pytest -q -n "${POVSIM_TEST_WORKERS:-auto}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

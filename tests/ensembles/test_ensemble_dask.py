@@ -220,3 +220,25 @@ def test_ctrl_c_while_the_cluster_starts(tmp_path: Path) -> None:
     time.sleep(1)
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
+
+
+def test_a_cluster_that_lost_every_worker_interrupts_the_wait() -> None:
+    # workers gone for good (here: the cluster scaled to none; in the wild: processes killed
+    # from outside) never finish a task: the watchdog stops the wait instead of hanging
+    with Runner(workers=2) as runner:
+        assert runner.client is not None
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            with runner.watch_workers(grace=1.0, poll=0.2):
+                runner.cluster.scale(0)
+                while time.monotonic() - t0 < 60:
+                    time.sleep(0.1)
+        assert runner.lost_workers
+        assert time.monotonic() - t0 < 30
+
+
+def test_a_healthy_cluster_is_not_interrupted() -> None:
+    with Runner(workers=2) as runner:
+        with runner.watch_workers(grace=0.5, poll=0.1):
+            time.sleep(1.5)
+        assert not runner.lost_workers

@@ -108,10 +108,12 @@ def estimate_hours(population_size: int, generations: int, replicates: int, scal
 class CalibrationInterrupted(KeyboardInterrupt):
     """Ctrl-C during a fit; the generations finished so far are in the database."""
 
-    def __init__(self, db: Path, generations_done: int) -> None:
+    def __init__(self, db: Path, generations_done: int, reason: str = "") -> None:
         super().__init__("interrupted")
         self.db = db
         self.generations_done = generations_done
+        #: why the fit stopped when it was not Ctrl-C ("" for Ctrl-C)
+        self.reason = reason
 
 
 class Simulator:
@@ -438,26 +440,29 @@ def calibrate(
                    unit="generation", desc="povsim calibrate", disable=not progress,
                    dynamic_ncols=True, file=sys.stderr)
         try:
-            while done < int(generations):
-                if runner.in_process:
-                    # pyabc samples with numpy's global generator: seed it per generation so a
-                    # fit (and a resumed fit) is reproducible in this process
-                    np.random.seed(replicate_seed(root, done, experiment=10_007) % 2**32)
-                if done:
-                    abc = smc()
-                    abc.load(url, int(history.id))
-                history = abc.run(max_nr_populations=1, minimum_epsilon=min_epsilon)
-                done = history.max_t + 1
-                pops = history.get_all_populations()
-                last_pop = pops[pops["t"] == history.max_t].iloc[0]
-                bar.update(1)
-                bar.set_postfix_str(f"epsilon {float(last_pop['epsilon']):.3g}, "
-                                    f"{int(last_pop['samples'])} runs")
-                if float(last_pop["epsilon"]) <= min_epsilon:
-                    break
+            with runner.watch_workers():
+                while done < int(generations):
+                    if runner.in_process:
+                        # pyabc samples with numpy's global generator: seed it per generation so a
+                        # fit (and a resumed fit) is reproducible in this process
+                        np.random.seed(replicate_seed(root, done, experiment=10_007) % 2**32)
+                    if done:
+                        abc = smc()
+                        abc.load(url, int(history.id))
+                    history = abc.run(max_nr_populations=1, minimum_epsilon=min_epsilon)
+                    done = history.max_t + 1
+                    pops = history.get_all_populations()
+                    last_pop = pops[pops["t"] == history.max_t].iloc[0]
+                    bar.update(1)
+                    bar.set_postfix_str(f"epsilon {float(last_pop['epsilon']):.3g}, "
+                                        f"{int(last_pop['samples'])} runs")
+                    if float(last_pop["epsilon"]) <= min_epsilon:
+                        break
         except KeyboardInterrupt:
             bar.close()
-            raise CalibrationInterrupted(db, done) from None
+            reason = ("the local dask cluster lost all its workers (their processes were "
+                      "killed from outside)" if runner.lost_workers else "")
+            raise CalibrationInterrupted(db, done, reason) from None
         finally:
             bar.close()
     seconds = time.perf_counter() - t0

@@ -40,8 +40,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             report=not args.no_report, log=say,
         )
     except CalibrationInterrupted as exc:
-        print(f"\npovsim: interrupted; {exc.generations_done} finished generations are stored "
-              f"in {exc.db}; run the same command again to continue", file=sys.stderr)
+        why = f" ({exc.reason})" if exc.reason else ""
+        print(f"\npovsim: interrupted{why}; {exc.generations_done} finished generations are "
+              f"stored in {exc.db}; run the same command again to continue", file=sys.stderr)
         return 130
     post = res.posterior
     ci = post.interval(0.9)

@@ -340,6 +340,59 @@ class Runner:
         self._sigint: Any = None
         #: a one-line remark about how the cluster was set up (threads, dashboard), or ""
         self.note = ""
+        #: set by :meth:`watch_workers` when the local cluster had no worker left
+        self.lost_workers = False
+
+    @contextmanager
+    def watch_workers(self, grace: float = 120.0, poll: float = 5.0) -> Iterator[None]:
+        """Interrupt the calling (main) thread when the local cluster has lost every worker.
+
+        A process cluster whose worker processes and nannies are all gone (killed from
+        outside) never finishes a task, and code waiting on it (pyabc's sampler) would wait
+        forever. While the block runs, a daemon thread asks the scheduler for its workers every
+        ``poll`` seconds; after ``grace`` seconds without one it sets :attr:`lost_workers` and
+        raises :class:`KeyboardInterrupt` in the main thread, so the caller stops as after
+        Ctrl-C (and keeps what is stored). Nothing is watched in this process, on threads, or
+        on an existing cluster (its workers may come and go: adaptive scaling).
+
+        Parameters
+        ----------
+        grace
+            Seconds without a worker before the interrupt (s).
+        poll
+            Seconds between two checks (s).
+        """
+        if self.in_process or self.threads or self.scheduler is not None or self.client is None:
+            yield
+            return
+        import _thread
+        import threading
+
+        stop = threading.Event()
+        client = self.client
+
+        def watch() -> None:
+            since: float | None = None
+            while not stop.wait(poll):
+                try:
+                    n = len(client.scheduler_info().get("workers", {}))
+                except Exception:  # noqa: BLE001 - a closing client: stop watching
+                    return
+                if n:
+                    since = None
+                    continue
+                since = time.monotonic() if since is None else since
+                if time.monotonic() - since >= grace:
+                    self.lost_workers = True
+                    _thread.interrupt_main()
+                    return
+
+        thread = threading.Thread(target=watch, name="povsim-watch-workers", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
 
     @property
     def in_process(self) -> bool:
