@@ -227,3 +227,29 @@ def test_priority_order_county_by_county_equals_lexsort(rule: str) -> None:
     keys = {"poorest_first": (pc,), "registered_first": (pc, ~reg), "random": (u,)}[rule]
     got = rationing.priority_order(rule, county, pc, reg, u)
     np.testing.assert_array_equal(got, np.lexsort((*keys, county)))
+
+
+def test_a_finished_model_is_freed() -> None:
+    # Mesa 3.3 keeps every model that created an agent alive (mesa.Agent._ids, a defaultdict
+    # keyed by the model): a dask worker of a long calibration grew to ~10 GB and was paused
+    import gc
+    import weakref
+
+    import mesa
+
+    from povsim.model import PovertyModel
+
+    scn = povsim.load_scenario(ROOT / "scenarios" / "baseline.yaml").with_overrides(
+        {"population.scale": 5000, "calendar.end_year": 2016})
+    model = PovertyModel(scn, seed=1)
+    first = model.counties[0].unique_id
+    model.run(progress=False)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None, "the model (and its household arrays) outlived the run"
+    # agents of a new model still count from 1, and a plain Mesa model still works
+    again = PovertyModel(scn, seed=1)
+    assert again.counties[0].unique_id == first
+    other = mesa.Model()
+    assert mesa.Agent(other).unique_id == 1

@@ -460,8 +460,9 @@ def calibrate(
                         break
         except KeyboardInterrupt:
             bar.close()
-            reason = ("the local dask cluster lost all its workers (their processes were "
-                      "killed from outside)" if runner.lost_workers else "")
+            reason = ("the local dask cluster had no working worker for two minutes: "
+                      "killed from outside, or paused by dask for lack of memory"
+                      if runner.lost_workers else "")
             raise CalibrationInterrupted(db, done, reason) from None
         finally:
             bar.close()

@@ -345,10 +345,10 @@ class Runner:
 
     @contextmanager
     def watch_workers(self, grace: float = 120.0, poll: float = 5.0) -> Iterator[None]:
-        """Interrupt the calling (main) thread when the local cluster has lost every worker.
+        """Interrupt the calling (main) thread when the local cluster has no working worker.
 
-        A process cluster whose worker processes and nannies are all gone (killed from
-        outside) never finishes a task, and code waiting on it (pyabc's sampler) would wait
+        A process cluster whose workers are all gone (killed from outside) or paused by dask
+        (memory above ``distributed.worker.memory.pause``) never finishes a task, and code waiting on it (pyabc's sampler) would wait
         forever. While the block runs, a daemon thread asks the scheduler for its workers every
         ``poll`` seconds; after ``grace`` seconds without one it sets :attr:`lost_workers` and
         raises :class:`KeyboardInterrupt` in the main thread, so the caller stops as after
@@ -375,15 +375,17 @@ class Runner:
             since: float | None = None
             while not stop.wait(poll):
                 try:
-                    n = len(client.scheduler_info().get("workers", {}))
+                    workers = client.scheduler_info().get("workers", {}).values()
                 except Exception:  # noqa: BLE001 - a closing client: stop watching
                     return
+                # a worker dask paused (memory above its pause fraction) runs nothing either
+                n = sum(1 for w in workers if w.get("status", "running") == "running")
                 if n:
                     since = None
                     continue
                 since = time.monotonic() if since is None else since
                 if time.monotonic() - since >= grace:
-                    self.lost_workers = True
+                    self.lost_workers = True  # gone or paused
                     _thread.interrupt_main()
                     return
 
