@@ -13,6 +13,7 @@ import povsim
 from povsim.budget import bought, buy
 from povsim.exits import exit_threshold
 from povsim.pathways.relocation import site_order
+from povsim.scenario import REGIONS
 from povsim.population.synthesis import hazard_probability
 
 #: calibration/budget_and_relocation.csv relocation_total_13thFYP Sichuan 2020
@@ -30,6 +31,7 @@ ISOLATED = {
     "shocks.illness.enabled": False,
     "shocks.disasters.enabled": False,
     "population.income_growth": 0.0,
+    **{f"population.regional_growth.{r}": 0.0 for r in REGIONS},
     "population.income_volatility": 0.0,
     "budget.scale": 5.0,  # every site is bought in full
     "pathways.relocation.delay_months": 0,  # the move happens at planning, in January
