@@ -55,14 +55,17 @@ def throughput(scale: int, workers: int, runs: int, seed: int, warm: bool = Fals
     runner = Runner(workers=workers) if warm and workers > 1 else None
     try:
         address = None
+        security = None
         if runner is not None:
             runner.__enter__()
             runner.client.run(lambda: __import__("povsim.ensembles.runs") and None)
             address = runner.client.scheduler.address
+            # the local cluster is TLS with temporary credentials: connect with the same ones
+            security = runner.client.security
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         rep = execute([plan], replicates=runs, root_seed=seed, path=tmp / "b.zarr",
-                      workers=workers, scheduler=address, progress=False)
+                      workers=workers, scheduler=address, security=security, progress=False)
         wall = time.perf_counter() - t0
     finally:
         if runner is not None:
