@@ -48,6 +48,22 @@ def test_found_households_are_registered_next_january() -> None:
     assert float(ds["new_poor"].sel(year=2015).sum()) == 0.0
 
 
+def test_the_finds_of_a_review_are_recorded_in_its_year() -> None:
+    """found_at_review of a year is the next year's returns and new poor; the finds of the
+    calendar's last review (registered in a January the run never reaches) are recorded too."""
+    ds = povsim.run(small({"budget.scale": 1.0}), progress=False)
+    found = ds["found_at_review"].sum("region")
+    inflow = (ds["returned"] + ds["new_poor"]).sum("region")
+    years = ds.year.values
+    for y in years[1:-1]:
+        assert float(found.sel(year=y)) == float(inflow.sel(year=y + 1))
+    assert float(found.sel(year=years[-1])) > 0
+    np.testing.assert_allclose(ds["county_found_at_review"].sum("county"), found)
+    model = povsim.PovertyModel(small({"exits.household.intake": "year_end"}))
+    _year(model)
+    assert float(model.results()["found_at_review"].sel(year=2015).sum()) == 0.0
+
+
 def test_year_end_intake_registers_at_once() -> None:
     """intake year_end: the households found at the end of 2015 are in the 2015 stock and its
     flows, as before dynamic management."""

@@ -125,6 +125,17 @@ class Recorder:
                 both(name, self._county_people(m.flows[name]), "persons", desc)
             else:
                 both(name, np.full(P.n_counties, np.nan), "persons", desc)
+        # dynamic management registers the poor found at a review the next January: the
+        # finds of the calendar's last review are in no year's returned / new_poor
+        desc = ("people found poor at this year's review (returns and new poor), registered "
+                "the next January (exits.household.intake: next_year; 0 with same_year)")
+        if flows:
+            found = np.zeros(hh.n, dtype=bool)
+            for mask in m.found.values():
+                found |= mask
+            both("found_at_review", self._county_people(found), "persons", desc)
+        else:
+            both("found_at_review", np.full(P.n_counties, np.nan), "persons", desc)
 
         # incomes (people-weighted, simulated households)
         people_c = self._county_count(hh.size)
