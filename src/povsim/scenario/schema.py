@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, NoReturn, TypeVar, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -45,6 +46,15 @@ REGIONS: tuple[str, ...] = (
     "tibetan_plateau",
     "rest_of_province",
 )
+
+
+def _region_names(v: list[str]) -> list[str]:
+    _known_names(v, REGIONS, "region", "known regions")
+    return v
+
+
+#: a list of region names, each one of :data:`REGIONS`
+RegionNames = Annotated[list[str], AfterValidator(_region_names)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1356,7 +1366,7 @@ class EcoCompensation(StrictModel):
 
     enabled: bool = param(
         True, "seed (十八): 建立和完善生态补偿机制…适度提高补助标准, 重点向贫困地区倾斜")
-    regions: list[str] = param(
+    regions: RegionNames = param(
         None,
         "seed (十八) 重点向贫困地区倾斜, 优先支持贫困地区天然林保护、退耕还林、退牧还草: the four "
         "poverty regions (the mountain counties of Qinba, Wumeng and Liangshan for returning "
@@ -1391,12 +1401,6 @@ class EcoCompensation(StrictModel):
         le=20,
     )
 
-    @field_validator("regions")
-    @classmethod
-    def _known_regions(cls, v: list[str]) -> list[str]:
-        _known_names(v, REGIONS, "region", "known regions")
-        return v
-
 
 class Ecological(PathwayConfig):
     """生态扶贫 (seed (十八)): ecological ranger posts (生态护林员) for registered poor households
@@ -1418,7 +1422,7 @@ class Ecological(PathwayConfig):
         "(10,000) and China:Yunnan 2020 (9,000), Sichuan's neighbours; no Sichuan figure",
         unit="yuan per post per year",
     )
-    regions: list[str] = param(
+    regions: RegionNames = param(
         None,
         "seed (十八) 支持贫困地区群众直接参与重大生态工程建设, 增加其生态建设管护收入: posts in the "
         "forests and grasslands of the four poverty regions, whose counties are the 88 poor "
@@ -1433,12 +1437,6 @@ class Ecological(PathwayConfig):
     )
     compensation: EcoCompensation = param(None, "see each field",
                                           default_factory=EcoCompensation)
-
-    @field_validator("regions")
-    @classmethod
-    def _known_regions(cls, v: list[str]) -> list[str]:
-        _known_names(v, REGIONS, "region", "known regions")
-        return v
 class AssetIncome(PathwayConfig):
     """资产收益扶贫 (seed (二十一)): fiscal poverty funds turned into assets quantified to poor
     households as preferred shares with a guaranteed dividend (投资收益扶贫, 优先股, 收益保底、按股分红),
@@ -1562,7 +1560,7 @@ class DisasterEvent(StrictModel):
     counties: list[str] = param(
         None, "county names of calibration/counties.csv", default_factory=list
     )
-    regions: list[str] = param(
+    regions: RegionNames = param(
         None, "region keys; every county of the region is hit", default_factory=list
     )
     share_of_villages: Fraction = param(
@@ -1585,12 +1583,6 @@ class DisasterEvent(StrictModel):
         "assumption: share of farm and local wage income lost while production is disrupted",
         unit="fraction",
     )
-
-    @field_validator("regions")
-    @classmethod
-    def _known_regions(cls, v: list[str]) -> list[str]:
-        _known_names(v, REGIONS, "region", "known regions")
-        return v
 
 
 class Hazard(StrictModel):
