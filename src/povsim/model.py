@@ -394,6 +394,7 @@ class PovertyModel(mesa.Model):
         g = at(pop.income_growth, year)
         off = pop.regional_growth
         offsets = np.array([getattr(off, r) for r in self.places.region_names])
+        # all offsets 0 (the default): one scalar, no float32 factor over all households
         if offsets.any():
             # each region's households grow by income_growth + its offset (log growth)
             by_county = np.exp(g + offsets[self.places.county_region]).astype(np.float32)
