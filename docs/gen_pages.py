@@ -40,7 +40,7 @@ for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
 with mkdocs_gen_files.open("parameters.md", "w", encoding="utf-8") as f:
     f.write(_script("make_parameters").render())
 
-# a real run of the baseline (a few seconds at 1:100): the fit shown is the code's, not typed in
+# real runs of the baseline (~20 s at 1:10): the fit shown is the code's, not typed in
 with mkdocs_gen_files.open("validation.md", "w", encoding="utf-8") as f:
     f.write(_script("make_validation").render())
 

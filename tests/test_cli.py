@@ -92,7 +92,7 @@ def test_show_lists_parameters_with_sources(capsys: pytest.CaptureFixture[str]) 
     """``povsim show --sources`` prints parameters with units and their sources."""
     assert main(["show", str(SCENARIOS / "baseline.yaml"), "--sources"]) == 0
     out = capsys.readouterr().out
-    assert "population.scale = 100" in out
+    assert "population.scale = 10 " in out  # the default, 1:10
     assert "# " in out
 
 

@@ -147,7 +147,7 @@ def test_show_lines_load_back(capsys: pytest.CaptureFixture[str]) -> None:
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
     assert len(lines) > 50
     overrides = dict(parse_override(ln) for ln in lines)
-    assert "population.scale" in overrides and overrides["population.scale"] == 100
+    assert "population.scale" in overrides and overrides["population.scale"] == 10
     scn = load_scenario("baseline")
     assert Scenario().with_overrides(overrides).sha256() == scn.sha256()
 
@@ -162,7 +162,7 @@ def test_scenario_repr_is_short_and_readable() -> None:
     lines = text.splitlines()
     assert 5 <= len(lines) <= 15 and max(map(len, lines)) < 120
     assert lines[0] == "Scenario 'no_relocation'"
-    for part in ("2015-2020", "1:100", "budget scale", "relocation", scn.sha256()[:12], "seed"):
+    for part in ("2015-2020", "1:10 ", "budget scale", "relocation", scn.sha256()[:12], "seed"):
         assert part in text, part
     assert re.search(r"pathways off\s+relocation", text)
     html = scn._repr_html_()

@@ -501,8 +501,10 @@ class Population(StrictModel):
     """The synthetic population: regions, counties, villages and households."""
 
     scale: int = param(
-        100,
-        "assumption: 1 in 100 households keeps a baseline run to seconds; use 1 for full scale",
+        10,
+        "benchmarks/README.md (scale bias): 1 in 10 is the coarsest scale whose every target "
+        "measure agrees with 1:1 within replicate noise; 1:25 and coarser bias the county and "
+        "services targets. Use 1 for full scale, 100 for a fast, biased look",
         unit="households represented by one simulated household",
         ge=1,
         le=100_000,
