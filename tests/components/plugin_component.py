@@ -35,7 +35,9 @@ class FlatBonus(povsim.Pathway):
     check_settings: ClassVar[dict[str, Any]] = {
         "capacity": {"value": 20_000},
         "capacity_unit": {"value": "persons", "overrides": {"pathways.flat_bonus.capacity": 50_000}},
-        "priority": {"value": "random", "overrides": {"pathways.flat_bonus.capacity": 50_000}},
+        # a bonus that lifts near-line households out: whom the money reaches first shows
+        "priority": {"value": "random", "overrides": {"pathways.flat_bonus.capacity": 50_000,
+                                                      "pathways.flat_bonus.amount": 3000.0}},
         "delay_months": {"value": 6},
     }
 

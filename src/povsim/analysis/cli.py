@@ -28,9 +28,10 @@ interruption and only the missing runs are computed.
 
 _SENSITIVITY_EPILOG = """\
 Cost: (trajectories x (parameters + 1) + sobol-samples x (top + 2)) x replicates runs to 2020.
-With the 12 priors of calibration/priors.yaml and the defaults (6 trajectories, top 4, 32
-samples, 4 replicates) that is (78 + 192) x 4 = 1,080 runs: at 1:1000 (~1.5 s a run) about 15
-minutes on 2 workers, at 1:100 several hours (indicative; measured on a loaded 2-core machine).
+With the 25 priors of calibration/priors.yaml and the defaults (6 trajectories, top 4, 32
+samples, 4 replicates) that is (156 + 192) x 4 = 1,392 runs. Measured on 2 workers of the
+project's 2-core machine (2026-12-02) with -n 2 (696 runs): 6 min 42 s at 1:100, 14 min 48 s at
+1:25; the defaults take twice as long.
 
 Resuming: the runs stream into OUTPUT_DIR/morris.zarr and sobol.zarr; run the same command again
 after an interruption and only the missing runs are computed.

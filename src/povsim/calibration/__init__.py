@@ -19,8 +19,8 @@ Example::
 
     import povsim
     res = povsim.calibrate("scenarios/baseline.yaml", "calibration/targets.yaml",
-                           "calibration/priors.yaml", population_size=100, generations=6,
-                           replicates=2, scale=100, db="calibration/abc.db",
+                           "calibration/priors.yaml", population_size=100, generations=9,
+                           replicates=1, scale=25, db="calibration/abc.db",
                            output_dir="calibration")
     post = povsim.calibration.load_posterior("calibration/posterior.csv")
     draws = post.sample(20, rng=1)        # [{dotted key: value}, ...]
