@@ -503,8 +503,9 @@ class Population(StrictModel):
     scale: int = param(
         10,
         "benchmarks/README.md (scale bias): 1 in 10 is the coarsest scale whose every target "
-        "measure agrees with 1:1 within replicate noise; 1:25 and coarser bias the county and "
-        "services targets. Use 1 for full scale, 100 for a fast, biased look",
+        "measure agrees with 1:1 within replicate noise (calibration observations within a "
+        "quarter of their tolerance); 1:25 and coarser bias the county and services targets. "
+        "Use 1 for full scale, 100 for a fast, biased look",
         unit="households represented by one simulated household",
         ge=1,
         le=100_000,
