@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ensemble_helpers import SCALE, SCENARIOS
+from ensemble_helpers import SCENARIOS
 
 from povsim.ensembles import compare
 
@@ -11,7 +11,10 @@ from povsim.ensembles import compare
 @pytest.mark.slow  # long: run with -m slow (default suite kept under ~6 min)
 def test_paired_difference_variance_far_below_independent() -> None:
     files = [SCENARIOS / "baseline.yaml", SCENARIOS / "budget_minus30.yaml"]
-    args = {"replicates": 6, "scale": SCALE, "workers": 1, "seed": 3}
+    # 1:500, not the helpers' 1:2000: there the 2020 stock is a few dozen simulated
+    # households and its own noise hides the pairing (ratio 0.3-0.6 on the 1:25 fit); at 1:500
+    # the ratio is 0.03-0.10 for seeds 3-5
+    args = {"replicates": 6, "scale": 500, "workers": 1, "seed": 3}
     paired = compare(files, crn=True, **args)
     indep = compare(files, crn=False, **args)
     # same seeds in both scenarios with CRN, different ones without
