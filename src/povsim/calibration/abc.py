@@ -332,7 +332,7 @@ def calibrate(
     at 1:100 and 2.1 s at 1:20 on this 2-core machine; a fit costs about
     ``N * R * (1 + (G - 1) / a)`` runs (acceptance rate ``a`` ~ 0.3), so 1:100 with
     ``population_size=100, replicates=2, generations=8`` takes about 1 hour on 2 workers. The
-    shipped fit ran at 1:25 (the coarsest scale whose observations are unbiased): 100
+    shipped fit ran at 1:25 (the coarsest scale whose observations agree with 1:10): 100
     particles, 1 replicate, 9 generations, 33 min on 2 workers. See :data:`TIMING_NOTE` and
     :func:`estimate_hours`.
     """
