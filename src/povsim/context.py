@@ -217,6 +217,11 @@ class RunState:
         P = self.places
         return segment_sums(values, P.county_start, P.county_stop, dtype=dtype)
 
+    def village_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """Per-village sums of one value per household (simulated units, not weighted)."""
+        P = self.places
+        return segment_sums(values, P.village_start, P.village_stop, dtype=dtype)
+
     def by_region(self, per_county: np.ndarray) -> np.ndarray:
         """Per-region sums of per-county values (leading axis: county)."""
         P = self.places
@@ -494,8 +499,18 @@ class Context:
         return self._run.draws(name, *keys, dtype=dtype)
 
     def county_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
-        """Per-county sums of one value per household (simulated units)."""
+        """Per-county sums of one value per household (simulated units).
+
+        ``dtype=np.float64`` gives the float totals of ``np.bincount(hh.county, weights=values)``
+        (bit for bit), an integer dtype exact integer totals; see
+        :func:`povsim.households.segment_sums`.
+        """
         return self._run.county_sum(values, dtype=dtype)
+
+    def village_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """Per-village sums of one value per household (simulated units), as
+        :meth:`county_sum`."""
+        return self._run.village_sum(values, dtype=dtype)
 
     def by_region(self, per_county: np.ndarray) -> np.ndarray:
         """Per-region sums of per-county values."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from povsim.errors import ModelBuildError
+from povsim.kernels import segment_sums_float, segment_sums_int
 
 __all__ = ["CAUSES", "Column", "Households", "segment_sums"]
 
@@ -157,43 +158,30 @@ def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
     """Sums of ``values`` over contiguous row segments, such as the households of each county.
 
     Households are sorted by county and village, so a per-county total is a sum over a slice;
-    this is much cheaper than ``np.bincount(hh.county, weights=values)`` over millions of rows.
+    this is much cheaper than ``np.bincount(hh.county, weights=values)`` over millions of rows
+    (see :mod:`povsim.kernels`).
 
     Parameters
     ----------
     values
         One value per household row.
     start, stop
-        Row bounds of each segment (``values[start[i]:stop[i]]``). Segments may be empty; the
-        non-empty ones must follow each other without gaps (each starts where the previous one
-        stops), as counties and villages do.
+        Row bounds of each segment (``values[start[i]:stop[i]]``). Segments may be empty.
     dtype
-        Accumulator dtype (e.g. ``np.int64`` to sum small integers without overflow); by default
-        that of ``values``.
+        Accumulator: an integer dtype (e.g. ``np.int64`` to sum small integers without
+        overflow) gives exact int64 sums, converted to ``dtype``; a float dtype gives float64
+        sums added in row order, equal bit for bit to a weighted ``np.bincount`` over the
+        segment labels. By default that of ``values`` (bool values count as integers).
 
     Returns
     -------
     numpy.ndarray
         One sum per segment (0 for an empty segment).
-
-    Notes
-    -----
-    Integer sums are exact. Floating-point sums are pairwise, so they may differ from a
-    sequential sum (``np.bincount``) in the last bits; sum integer-valued quantities (people,
-    households) as integers where results must not depend on the summation order.
     """
-    start = np.asarray(start, dtype=np.intp)
-    stop = np.asarray(stop, dtype=np.intp)
-    acc = np.dtype(dtype) if dtype is not None else np.asarray(values).dtype
+    values = np.asarray(values)
+    acc = np.dtype(dtype) if dtype is not None else values.dtype
     if acc == np.bool_:
         acc = np.dtype(np.int64)
-    out = np.zeros(len(start), dtype=acc)
-    nonempty = stop > start
-    if nonempty.any():
-        # reduceat sums from each start to the next one: drop empty segments so that the next
-        # start is this segment's stop, and cut the rows after the last segment
-        first, last = start[nonempty], stop[nonempty]
-        if np.any(first[1:] != last[:-1]):
-            raise ValueError("segments must follow each other without gaps")
-        out[nonempty] = np.add.reduceat(values[: int(last[-1])], first, dtype=acc)
-    return out
+    if acc.kind in "iu" and values.dtype.kind in "biu":
+        return segment_sums_int(values, start, stop).astype(acc, copy=False)
+    return segment_sums_float(values, start, stop).astype(acc, copy=False)

@@ -179,8 +179,7 @@ def _make_plans(run: RunState, year: int, pathways: list[Any]) -> None:
         max_incidence=run.params.exits.county.max_incidence, deadline=cfg.deadline,
         cost_per_exit=cfg.cost_per_exit, max_task_share=cfg.max_task_share,
         exit_year=run.place.county_exit_year)
-    reg_v = np.bincount(hh.village, weights=hh.size * hh.registered,
-                        minlength=P.n_villages) * w
+    reg_v = run.village_sum(hh.size * hh.registered, dtype=np.float64) * w
     inc_v = np.divide(reg_v, run.place.village_population, out=np.zeros(P.n_villages),
                       where=run.place.village_population > 0)
     remaining = P.village_weight * (1.0 - run.place.village_exited) * P.village_poor
@@ -273,8 +272,7 @@ def allocate(run: RunState, year: int) -> np.ndarray:
     reg = hh.registered
     people = run.county_sum(hh.size * reg, dtype=np.int64) * w
     gap_pc = np.maximum(run.poverty_line - hh.pc_assessed, 0.0)
-    gap = np.bincount(hh.county, weights=gap_pc * hh.size * reg * w,
-                      minlength=run.places.n_counties)
+    gap = run.county_sum(gap_pc * hh.size * reg * w, dtype=np.float64)
     b = run.params.budget
     P = run.places
     amounts = source_amounts(run.params, year)

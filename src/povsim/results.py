@@ -67,8 +67,7 @@ class Recorder:
     def _county_sum(self, weights: np.ndarray) -> np.ndarray:
         """Per-county sum of a float quantity per household, times the weight (real units)."""
         m = self.model
-        return np.bincount(m.households.county, weights=weights,
-                           minlength=m.places.n_counties) * m.weight
+        return m.county_sum(weights, dtype=np.float64) * m.weight
 
     def _county_count(self, values: np.ndarray) -> np.ndarray:
         """Per-county sum of an integer or boolean quantity per household, times the weight.

@@ -89,7 +89,7 @@ class ServicesProgramme(Component):
             return
         P = ctx.places
         hh = ctx.households
-        reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
+        reg = ctx.village_sum(hh.size * hh.registered, dtype=np.float64)
         inc = reg[v] * ctx.weight / np.maximum(ctx.place.village_population[v], 1.0)
         # the villages due to exit under the county plan first, the services their exit
         # requires first; then safe water everywhere (households' guarantee depends on it),

@@ -78,8 +78,8 @@ class DibaoPathway(Pathway):
             return np.zeros(C)
         mon = self.monitored(ctx)
         gap = np.maximum(ctx.poverty_line - hh.pc_assessed, 0.0) * hh.size * mon
-        expect = np.bincount(hh.county, weights=gap, minlength=C) * ctx.weight
-        some = np.bincount(hh.county, weights=mon, minlength=C) > 0
+        expect = ctx.county_sum(gap, dtype=np.float64) * ctx.weight
+        some = ctx.county_sum(mon, dtype=np.int64) > 0
         return np.maximum(np.maximum(self.settled, expect), some * 1.0)
 
     def start_year(self, ctx: Context, year: int) -> None:
@@ -217,6 +217,5 @@ class DibaoPathway(Pathway):
         hh = ctx.households
         if self.enabled and self.config.settle_months is not None:
             self.settle(ctx, 12)
-            self.settled = np.bincount(hh.county, weights=hh.dibao_topup,
-                                       minlength=ctx.places.n_counties) * ctx.weight
+            self.settled = ctx.county_sum(hh.dibao_topup, dtype=np.float64) * ctx.weight
         hh.benefit_ytd += hh.dibao_payment + hh.disability_payment + hh.dibao_topup

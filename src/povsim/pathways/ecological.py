@@ -237,9 +237,13 @@ class EcologicalPathway(Pathway):
         comp = self.config.compensation
         if not comp.enabled:
             return np.zeros(0, dtype=np.intp)
-        start = np.where((hh.eco_comp_start < 0) & hh.eco_land & hh.registered, year,
-                         hh.eco_comp_start.astype(np.int64))
-        return np.flatnonzero((start >= 0) & (year - start < comp.years))
+        # a running contract started in year s >= 0 pays while year - s < years; one starting
+        # now (land, registered, no contract yet) pays if contracts last at least a year
+        s = hh.eco_comp_start
+        paid = (s >= 0) & (s > year - comp.years)
+        if comp.years > 0:
+            paid |= (s < 0) & hh.eco_land & hh.registered
+        return np.flatnonzero(paid)
 
     def expected_need(self, ctx: Context, year: int) -> np.ndarray:
         """Compensation due this year by county (yuan), paid besides enrolment."""

@@ -70,7 +70,7 @@ class ReconstructionPathway(Pathway):
         waiting = hh.recon_status == 1
         cost = np.where(hh.house_damage == 2, self.config.rebuild_subsidy,
                         self.config.repair_subsidy) * waiting
-        pending = np.bincount(hh.county, weights=cost, minlength=ctx.places.n_counties)
+        pending = ctx.county_sum(cost, dtype=np.float64)
         return pending * ctx.weight + self.spent_last
 
     def eligible_now(self, ctx: Context, idx: np.ndarray) -> np.ndarray:

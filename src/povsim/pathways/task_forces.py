@@ -128,7 +128,7 @@ class TaskForcesPathway(Pathway):
         """Staff this year's forces with the envelopes; set where they work."""
         P = ctx.places
         hh = ctx.households
-        reg = np.bincount(hh.village, weights=hh.size * hh.registered, minlength=P.n_villages)
+        reg = ctx.village_sum(hh.size * hh.registered, dtype=np.float64)
         inc = np.divide(reg * ctx.weight, ctx.place.village_population,
                         out=np.zeros(P.n_villages), where=ctx.place.village_population > 0)
         need = self._need(ctx)

@@ -113,14 +113,20 @@ def facility_access(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray) 
         ``(draw + f × 0.618...) mod 1`` is below its county's coverage.
     """
     out = np.empty((coverage.shape[0], draw.size), dtype=bool)
-    draw = np.asarray(draw, dtype=np.float32)
     for f in range(coverage.shape[0]):
-        # float32 temporaries: at full scale a float64 copy of the draws is 61 MB. u - floor(u)
-        # is np.mod(u, 1) exactly (both are exact for u >= 0) and several times faster
-        u = draw + np.float32(f * _SHIFT)
-        u -= np.floor(u)
-        out[f] = u < coverage[f][county]
+        out[f] = _access_one(draw, county, coverage[f], f)
     return out
+
+
+def _access_one(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray, f: int
+                ) -> np.ndarray:
+    """Row ``f`` of :func:`facility_access`: households reached by facility ``f`` (bool)."""
+    draw = np.asarray(draw, dtype=np.float32)
+    # float32 temporaries: at full scale a float64 copy of the draws is 61 MB. u - floor(u)
+    # is np.mod(u, 1) exactly (both are exact for u >= 0) and several times faster
+    u = draw + np.float32(f * _SHIFT)
+    u -= np.floor(u)
+    return u < coverage[county]
 
 
 def ethnic_counties(names: np.ndarray, prefectures: np.ndarray, chosen: list[str],
@@ -209,6 +215,8 @@ class TownshipServicesPathway(Pathway):
         self.ethnic = ethnic_counties(P.county_name, P.county_prefecture, fe.prefectures,
                                       fe.autonomous_counties)
         self._clinic0: np.ndarray | None = None
+        #: facility index -> households reached at the start (computed once, when first needed)
+        self._start: dict[int, np.ndarray] = {}
         self.enrolled = np.zeros(P.n_counties)
         hh.ts_draw[:] = ctx.streams.get("township.draw").random(hh.n, dtype=np.float32)
 
@@ -235,22 +243,34 @@ class TownshipServicesPathway(Pathway):
             return
         hh = ctx.households
         cfg = self.config
-        now = facility_access(hh.ts_draw, hh.county, self.operating(year))
-        start = facility_access(hh.ts_draw, hh.county, self.initial)
+        operating = self.operating(year)
+
+        def now(i: int) -> np.ndarray:
+            # only the facilities with an effect on households are evaluated
+            if operating is self.initial:
+                return start(i)
+            return _access_one(hh.ts_draw, hh.county, operating[i], i)
+
+        def start(i: int) -> np.ndarray:
+            # the access at the start never changes (fixed draws, counties and coverage)
+            if i not in self._start:
+                self._start[i] = _access_one(hh.ts_draw, hh.county, self.initial[i], i)
+            return self._start[i]
+
         clinic = self._clinic(ctx)
         clinic0 = (hh.service_draw < self._clinic0[hh.village] if self._clinic0 is not None
                    else np.ones(hh.n, dtype=bool))
         if "school" in self.names:
             i = self.names.index("school")
-            gained = now[i] & ~start[i] & ~hh.schooling_ok
+            gained = now(i) & ~start(i) & ~hh.schooling_ok
             u = ctx.draws("township.schooling", year)
             hh.schooling_ok[gained & (u < cfg.schooling_fix_rate)] = True
         if "health_centre" in self.names:
             i = self.names.index("health_centre")
             # the illness shock set this year's chance of a stay in its own start_year (shocks
             # come before pathways); primary care brought by the campaign lowers it
-            primary = now[i] & clinic
-            gained = primary & ~(start[i] & clinic0)
+            primary = now(i) & clinic
+            gained = primary & ~(start(i) & clinic0)
             hh.illness_p[gained] *= np.float32(1.0 - cfg.stay_reduction)
 
     # -- 9+3 at planning --------------------------------------------------------------------

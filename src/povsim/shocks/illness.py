@@ -19,6 +19,7 @@ from scipy.special import ndtri
 
 from povsim.components import Component
 from povsim.households import Column
+from povsim.kernels import flatnonzero_less
 from povsim.pathways.medical import out_of_pocket_uninsured
 
 if TYPE_CHECKING:
@@ -47,8 +48,15 @@ class IllnessShock(Component):
     def start_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households
         cfg = self.config
-        persons = hh.size + (cfg.chronic_multiplier - 1.0) * hh.n_chronic
-        hh.illness_p[:] = -np.expm1(-cfg.rate * persons / 12.0)
+        # the chance depends on (size, chronic) only: evaluate it once per pair (int8 columns,
+        # so at most 128 x 128 pairs) and look it up, instead of expm1 over every household
+        size_i, chronic_i = np.meshgrid(np.arange(128, dtype=np.int8),
+                                        np.arange(128, dtype=np.int8), indexing="ij")
+        persons = size_i + (cfg.chronic_multiplier - 1.0) * chronic_i
+        table = (-np.expm1(-cfg.rate * persons / 12.0)).astype(np.float32).ravel()
+        key = hh.size.astype(np.int16) * np.int16(128)
+        key += hh.n_chronic
+        np.take(table, key, out=hh.illness_p)
         self.stays[:] = 0
         self.oop[:] = 0
         self.bills[:] = 0
@@ -60,7 +68,7 @@ class IllnessShock(Component):
         cfg = self.config
         hh = ctx.households
         u = ctx.draws("illness", month)
-        idx = np.flatnonzero(u < hh.illness_p)
+        idx = flatnonzero_less(u, hh.illness_p)
         if idx.size == 0:
             return
         v = np.clip(u[idx].astype(np.float64) / hh.illness_p[idx], 1e-9, 1 - 1e-9)

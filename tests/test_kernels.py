@@ -1,0 +1,68 @@
+"""The compiled kernels equal their NumPy definitions bit for bit (povsim.kernels)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from povsim import kernels
+from povsim.households import segment_sums
+
+
+def _segments(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    cuts = np.sort(rng.integers(0, n + 1, size=k))
+    start = np.concatenate([[0], cuts[:-1]]) if k else np.zeros(0, dtype=np.int64)
+    return start, cuts
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), k=st.integers(0, 12),
+       dtype=st.sampled_from(["float64", "float32", "int8", "int16", "bool"]))
+def test_segment_float_sums_equal_bincount(seed: int, n: int, k: int, dtype: str) -> None:
+    rng = np.random.default_rng(seed)
+    values = (rng.normal(size=n) * 1e3).astype(dtype) if dtype != "bool" else rng.random(n) < .3
+    start, stop = _segments(rng, n, k)
+    labels = np.repeat(np.arange(k), stop - start)
+    want = np.bincount(labels, weights=values[: int(stop[-1]) if k else 0], minlength=k)
+    got = kernels.segment_sums_float(values, start, stop)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)  # bit for bit: same additions, same order
+    np.testing.assert_array_equal(kernels._segment_sums_float_np(values, start, stop), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), k=st.integers(0, 12),
+       dtype=st.sampled_from(["int8", "int16", "int64", "bool"]))
+def test_segment_int_sums_are_exact(seed: int, n: int, k: int, dtype: str) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-100, 100, size=n).astype(dtype)
+    start, stop = _segments(rng, n, k)
+    want = np.array([int(values[a:b].astype(np.int64).sum()) for a, b in zip(start, stop)],
+                    dtype=np.int64)
+    np.testing.assert_array_equal(kernels.segment_sums_int(values, start, stop), want)
+    np.testing.assert_array_equal(segment_sums(values, start, stop, dtype=np.int64), want)
+    np.testing.assert_array_equal(kernels._segment_sums_int_np(values, start, stop), want)
+
+
+def test_float_sums_add_in_row_order() -> None:
+    """1e16 + 1 + 1 - 1e16 is 0 in row order (pairwise or reordered sums give 2)."""
+    values = np.array([1e16, 1.0, 1.0, -1e16])
+    assert kernels.segment_sums_float(values, np.array([0]), np.array([4]))[0] == 0.0
+    assert np.bincount(np.zeros(4, dtype=int), weights=values)[0] == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_flatnonzero_less_equals_numpy(dtype: str) -> None:
+    rng = np.random.default_rng(3)
+    a = rng.random(10_001).astype(dtype)
+    b = rng.random(10_001).astype(dtype)
+    b[::7] = a[::7]  # ties are not "less"
+    np.testing.assert_array_equal(kernels.flatnonzero_less(a, b), np.flatnonzero(a < b))
+    assert kernels.flatnonzero_less(a[:0], b[:0]).size == 0
+
+
+def test_the_kernels_are_compiled() -> None:
+    """numba is a dependency: without it (or with POVSIM_NO_NUMBA) full scale is much slower."""
+    assert kernels.HAVE_NUMBA
