@@ -30,6 +30,9 @@ def test_segment_float_sums_equal_bincount(seed: int, n: int, k: int, dtype: str
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, want)  # bit for bit: same additions, same order
     np.testing.assert_array_equal(kernels._segment_sums_float_np(values, start, stop), want)
+    compiled = kernels._kernel("seg_float")(kernels._plain(values), start.astype(np.int64),
+                                            stop.astype(np.int64))
+    np.testing.assert_array_equal(compiled, want)
 
 
 @settings(max_examples=60, deadline=None)
@@ -44,6 +47,9 @@ def test_segment_int_sums_are_exact(seed: int, n: int, k: int, dtype: str) -> No
     np.testing.assert_array_equal(kernels.segment_sums_int(values, start, stop), want)
     np.testing.assert_array_equal(segment_sums(values, start, stop, dtype=np.int64), want)
     np.testing.assert_array_equal(kernels._segment_sums_int_np(values, start, stop), want)
+    compiled = kernels._kernel("seg_int")(kernels._plain(values), start.astype(np.int64),
+                                          stop.astype(np.int64))
+    np.testing.assert_array_equal(compiled, want)
 
 
 def test_float_sums_add_in_row_order() -> None:
@@ -59,8 +65,26 @@ def test_flatnonzero_less_equals_numpy(dtype: str) -> None:
     a = rng.random(10_001).astype(dtype)
     b = rng.random(10_001).astype(dtype)
     b[::7] = a[::7]  # ties are not "less"
+    np.testing.assert_array_equal(kernels._kernel("less")(a, b), np.flatnonzero(a < b))
     np.testing.assert_array_equal(kernels.flatnonzero_less(a, b), np.flatnonzero(a < b))
-    assert kernels.flatnonzero_less(a[:0], b[:0]).size == 0
+    assert kernels._kernel("less")(a[:0], b[:0]).size == 0
+
+
+def test_large_arrays_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From COMPILED_FROM rows the compiled kernels run, and give the NumPy answers."""
+    monkeypatch.setattr(kernels, "COMPILED_FROM", 10)
+    rng = np.random.default_rng(5)
+    values = rng.random(1000)
+    start, stop = np.array([0, 10, 10, 500]), np.array([10, 10, 500, 1000])
+    calls: list[str] = []
+    real = kernels._kernel
+    monkeypatch.setattr(kernels, "_kernel", lambda name: calls.append(name) or real(name))
+    np.testing.assert_array_equal(kernels.segment_sums_float(values, start, stop),
+                                  kernels._segment_sums_float_np(values, start, stop))
+    ints = (values * 10).astype(np.int16)
+    np.testing.assert_array_equal(kernels.segment_sums_int(ints, start, stop),
+                                  kernels._segment_sums_int_np(ints, start, stop))
+    assert calls == ["seg_float", "seg_int"]
 
 
 def test_the_kernels_are_compiled() -> None:

@@ -182,6 +182,8 @@ def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
     acc = np.dtype(dtype) if dtype is not None else values.dtype
     if acc == np.bool_:
         acc = np.dtype(np.int64)
-    if acc.kind in "iu" and values.dtype.kind in "biu":
+    if values.dtype.kind in "biu":
+        # integer values: exact integer sums (a float total of small integers below 2**53 is
+        # exact too, so this equals the float64 bincount as well)
         return segment_sums_int(values, start, stop).astype(acc, copy=False)
     return segment_sums_float(values, start, stop).astype(acc, copy=False)

@@ -1,11 +1,13 @@
 """Compiled loops for the few operations that NumPy cannot do in one pass over millions of rows.
 
-Each kernel has a pure-NumPy definition that it must equal **bit for bit** (the tests in
-``tests/test_kernels.py`` compare them), so the numbers a run produces never depend on whether
-the compiled kernels are in use. They are compiled with Numba (``cache=True``: the first call in
-a new environment compiles for ~0.1-0.5 s per argument type and writes the cache; later
-processes load it). Set ``POVSIM_NO_NUMBA=1`` to use the NumPy definitions, e.g. under a
-debugger or where Numba is missing.
+Each kernel has a pure-NumPy definition that it equals **bit for bit** (``tests/test_kernels.py``
+compares them), so the numbers a run produces never depend on whether the compiled kernels are
+in use. The compiled versions (Numba, ``cache=True``) are used for arrays of at least
+:data:`COMPILED_FROM` rows, i.e. from about 1:8 scale: only there do they pay for Numba's import
+(~0.5 s and ~130 MB of resident memory for LLVM) and, in a new environment, the first
+compilation (~0.1-0.5 s per kernel and argument type, then cached on disk). Smaller runs —
+tests, sweeps and calibrations at coarse scales — never import Numba. Set ``POVSIM_NO_NUMBA=1``
+to always use the NumPy definitions (e.g. under a debugger).
 
 Why sums per segment: households are sorted by county and village, so "the total of a column
 for every county" is a sum over consecutive rows. ``np.bincount(county, weights=x)`` computes
@@ -21,23 +23,52 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "segment_sums_float", "segment_sums_int", "flatnonzero_less"]
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "flatnonzero_less", "segment_sums_float",
+           "segment_sums_int"]
+
+
+#: arrays with at least this many rows use the compiled kernels (assumption: where Numba's
+#: one-off import cost is small against the run; 1:8 scale has ~0.96 M households)
+COMPILED_FROM = 1 << 20
 
 
 def _segment_sums_float_np(values: np.ndarray, start: np.ndarray, stop: np.ndarray
                            ) -> np.ndarray:
     """Float64 sums of ``values[start[i]:stop[i]]``, added in row order (as ``bincount``)."""
-    labels = np.repeat(np.arange(start.size), stop - start)
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(start, stop)]) if start.size else \
-        np.zeros(0, dtype=np.intp)
-    return np.bincount(labels, weights=np.asarray(values)[rows], minlength=start.size)
+    values = np.asarray(values)
+    k = start.size
+    if k == 0:
+        return np.zeros(0)
+    lengths = stop - start
+    if np.all(start[1:] == stop[:-1]):  # consecutive segments: one slice of the rows
+        rows: Any = slice(int(start[0]), int(stop[-1]))
+    else:
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
+    out = np.bincount(np.repeat(np.arange(k), lengths), weights=values[rows], minlength=k)
+    return out.astype(np.float64, copy=False)  # no rows at all: bincount gives int64 zeros
 
 
 def _segment_sums_int_np(values: np.ndarray, start: np.ndarray, stop: np.ndarray
                          ) -> np.ndarray:
     """Int64 sums of ``values[start[i]:stop[i]]`` (exact)."""
-    return np.array([np.asarray(values)[a:b].sum(dtype=np.int64) for a, b in zip(start, stop)],
-                    dtype=np.int64).reshape(start.size)
+    values = np.asarray(values)
+    out = np.zeros(start.size, dtype=np.int64)
+    nonempty = stop > start
+    first, last = start[nonempty], stop[nonempty]
+    if first.size <= 4096:
+        # per-segment reductions over slices: several times faster than reduceat, which casts
+        # every element to int64 (bool: ~50x), while the segments are few (counties)
+        if values.dtype == np.bool_:
+            out[nonempty] = [np.count_nonzero(values[a:b]) for a, b in zip(first, last)]
+        else:
+            out[nonempty] = [values[a:b].sum(dtype=np.int64) for a, b in zip(first, last)]
+    elif np.all(first[1:] == last[:-1]):
+        # reduceat sums from each start to the next one: the empty segments are dropped so
+        # that the next start is this segment's stop, and the rows after the last are cut
+        out[nonempty] = np.add.reduceat(values[: int(last[-1])], first, dtype=np.int64)
+    else:
+        out[nonempty] = [values[a:b].sum(dtype=np.int64) for a, b in zip(first, last)]
+    return out
 
 
 def _flatnonzero_less_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -45,26 +76,29 @@ def _flatnonzero_less_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.flatnonzero(a < b)
 
 
-def _numba() -> Any:
+def _numba_available() -> bool:
     if os.environ.get("POVSIM_NO_NUMBA"):
-        return None
-    try:
+        return False
+    from importlib.util import find_spec
+
+    return find_spec("numba") is not None
+
+
+#: whether the compiled kernels can be used (Numba installed and POVSIM_NO_NUMBA unset)
+HAVE_NUMBA = _numba_available()
+_compiled: dict[str, Callable[..., Any]] = {}
+
+
+def _kernel(name: str) -> Callable[..., Any]:
+    """The compiled kernel ``name`` (Numba is imported and the kernels built on first use)."""
+    if not _compiled:
         import numba
-    except ImportError:  # pragma: no cover - numba is a dependency; kept for odd platforms
-        return None
-    return numba
+
+        jit = numba.njit(cache=True, nogil=True)
+        _compiled.update(seg_float=jit(_seg_float), seg_int=jit(_seg_int), less=jit(_less))
+    return _compiled[name]
 
 
-_nb = _numba()
-#: whether the compiled kernels are in use (``False`` without Numba or with POVSIM_NO_NUMBA)
-HAVE_NUMBA = _nb is not None
-
-
-def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return _nb.njit(cache=True, nogil=True)(fn) if _nb is not None else fn
-
-
-@_jit
 def _seg_float(values, start, stop):  # type: ignore[no-untyped-def]
     out = np.zeros(start.size)
     for s in range(start.size):
@@ -75,7 +109,6 @@ def _seg_float(values, start, stop):  # type: ignore[no-untyped-def]
     return out
 
 
-@_jit
 def _seg_int(values, start, stop):  # type: ignore[no-untyped-def]
     out = np.zeros(start.size, dtype=np.int64)
     for s in range(start.size):
@@ -86,7 +119,6 @@ def _seg_int(values, start, stop):  # type: ignore[no-untyped-def]
     return out
 
 
-@_jit
 def _less(a, b):  # type: ignore[no-untyped-def]
     n = 0
     for i in range(a.size):
@@ -99,6 +131,10 @@ def _less(a, b):  # type: ignore[no-untyped-def]
             out[k] = i
             k += 1
     return out
+
+
+def _use_compiled(n: int) -> bool:
+    return HAVE_NUMBA and n >= COMPILED_FROM
 
 
 def _bounds(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,21 +167,21 @@ def segment_sums_float(values: np.ndarray, start: np.ndarray, stop: np.ndarray) 
         float64, one total per segment.
     """
     start, stop = _bounds(start, stop)
-    if not HAVE_NUMBA:
+    if not _use_compiled(np.size(values)):
         return _segment_sums_float_np(values, start, stop)
-    return _seg_float(_plain(values), start, stop)
+    return _kernel("seg_float")(_plain(values), start, stop)
 
 
 def segment_sums_int(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Exact int64 total of integer (or bool) ``values`` over each row segment."""
     start, stop = _bounds(start, stop)
-    if not HAVE_NUMBA:
+    if not _use_compiled(np.size(values)):
         return _segment_sums_int_np(values, start, stop)
-    return _seg_int(_plain(values), start, stop)
+    return _kernel("seg_int")(_plain(values), start, stop)
 
 
 def flatnonzero_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.flatnonzero(a < b)`` in one pass and without a boolean temporary."""
-    if not HAVE_NUMBA or a.dtype != b.dtype or a.shape != b.shape:
+    if not _use_compiled(np.size(a)) or a.dtype != b.dtype or a.shape != b.shape:
         return _flatnonzero_less_np(a, b)
-    return _less(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    return _kernel("less")(np.ascontiguousarray(a), np.ascontiguousarray(b))
