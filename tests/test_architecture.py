@@ -13,7 +13,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "povsim"
 
 # lowest first; a module may import from its own layer or any lower one
 LAYERS: list[set[str]] = [
-    {"errors", "rng", "registry", "version", "provenance", "library", "progress", "kernels"},
+    {"errors", "rng", "registry", "version", "provenance", "library", "progress", "kernels",
+     "allocator"},
     {"scenario"},
     {"households", "lines"},
     {"population"},

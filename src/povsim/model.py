@@ -31,6 +31,7 @@ import numpy as np
 
 import povsim.pathways
 import povsim.shocks  # noqa: F401 - registers the built-in shocks
+from povsim.allocator import large_arrays
 from povsim import exits as exits_mod
 from povsim.assessment import Attribution, target_variables
 from povsim.budget import Ledger
@@ -38,6 +39,7 @@ from povsim.components import Component
 from povsim.context import STATE, RunState, checked_default
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households
+from povsim.kernels import COMPILED_FROM
 from povsim.lines import dibao_line, poverty_line
 from povsim.pathways.base import Pathway
 from povsim.planning import allocate, plan_record, plan_year
@@ -491,8 +493,9 @@ class PovertyModel(mesa.Model):
         if progress is None:
             progress = sys.stderr.isatty()
         t0 = time.perf_counter()
-        with tqdm(total=self.n_steps, initial=self.month, disable=not progress, unit="month",
-                  desc=self.params.name) as bar:
+        with large_arrays(self.households.n >= COMPILED_FROM), \
+                tqdm(total=self.n_steps, initial=self.month, disable=not progress,
+                     unit="month", desc=self.params.name) as bar:
             while self.running and self.month < self.n_steps:
                 self.step()
                 bar.update(1)
