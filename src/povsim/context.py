@@ -215,12 +215,14 @@ class RunState:
     def county_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Per-county sums of one value per household (simulated units, not weighted)."""
         P = self.places
-        return segment_sums(values, P.county_start, P.county_stop, dtype=dtype)
+        return segment_sums(values, P.county_start, P.county_stop, dtype=dtype,
+                            labels=self.households.county)
 
     def village_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Per-village sums of one value per household (simulated units, not weighted)."""
         P = self.places
-        return segment_sums(values, P.village_start, P.village_stop, dtype=dtype)
+        return segment_sums(values, P.village_start, P.village_stop, dtype=dtype,
+                            labels=self.households.village)
 
     def by_region(self, per_county: np.ndarray) -> np.ndarray:
         """Per-region sums of per-county values (leading axis: county)."""

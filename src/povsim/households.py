@@ -154,7 +154,7 @@ class Households:
 
 
 def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
-                 dtype: Any = None) -> np.ndarray:
+                 dtype: Any = None, labels: np.ndarray | None = None) -> np.ndarray:
     """Sums of ``values`` over contiguous row segments, such as the households of each county.
 
     Households are sorted by county and village, so a per-county total is a sum over a slice;
@@ -172,6 +172,8 @@ def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
         overflow) gives exact int64 sums, converted to ``dtype``; a float dtype gives float64
         sums added in row order, equal bit for bit to a weighted ``np.bincount`` over the
         segment labels. By default that of ``values`` (bool values count as integers).
+    labels
+        Optional segment of every row (``households.county``): a shortcut for small tables.
 
     Returns
     -------
@@ -186,4 +188,4 @@ def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
         # integer values: exact integer sums (a float total of small integers below 2**53 is
         # exact too, so this equals the float64 bincount as well)
         return segment_sums_int(values, start, stop).astype(acc, copy=False)
-    return segment_sums_float(values, start, stop).astype(acc, copy=False)
+    return segment_sums_float(values, start, stop, labels).astype(acc, copy=False)

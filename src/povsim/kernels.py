@@ -55,9 +55,12 @@ def _segment_sums_int_np(values: np.ndarray, start: np.ndarray, stop: np.ndarray
     out = np.zeros(start.size, dtype=np.int64)
     nonempty = stop > start
     first, last = start[nonempty], stop[nonempty]
-    if first.size <= 4096:
-        # per-segment reductions over slices: several times faster than reduceat, which casts
-        # every element to int64 (bool: ~50x), while the segments are few (counties)
+    if not first.size:
+        return out
+    if (last[-1] - first[0]) >= 8192 * first.size:
+        # long segments (counties at fine scales): per-segment reductions over slices are
+        # several times faster than reduceat, which casts every element to int64 (bool: ~50x);
+        # for short ones the Python loop costs more than it saves
         if values.dtype == np.bool_:
             out[nonempty] = [np.count_nonzero(values[a:b]) for a, b in zip(first, last)]
         else:
@@ -147,7 +150,8 @@ def _plain(values: np.ndarray) -> np.ndarray:
     return values.view(np.uint8) if values.dtype == np.bool_ else values
 
 
-def segment_sums_float(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+def segment_sums_float(values: np.ndarray, start: np.ndarray, stop: np.ndarray,
+                       labels: np.ndarray | None = None) -> np.ndarray:
     """Float64 total of ``values`` over each row segment ``start[i]:stop[i]``.
 
     Equal bit for bit to ``np.bincount(labels, weights=values)`` where ``labels`` gives each row
@@ -160,6 +164,9 @@ def segment_sums_float(values: np.ndarray, start: np.ndarray, stop: np.ndarray) 
         One number (or bool) per row.
     start, stop
         Row bounds of each segment.
+    labels
+        Optional: the segment of every row (e.g. ``households.county``), which lets the NumPy
+        path call ``bincount`` directly instead of building the labels.
 
     Returns
     -------
@@ -168,6 +175,9 @@ def segment_sums_float(values: np.ndarray, start: np.ndarray, stop: np.ndarray) 
     """
     start, stop = _bounds(start, stop)
     if not _use_compiled(np.size(values)):
+        if labels is not None:
+            return np.bincount(labels, weights=values, minlength=start.size).astype(
+                np.float64, copy=False)
         return _segment_sums_float_np(values, start, stop)
     return _kernel("seg_float")(_plain(values), start, stop)
 
