@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "flatnonzero_less", "segment_sums_float",
-           "segment_sums_int"]
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "flatnonzero_less", "segment_sums_float",
+           "segment_sums_int", "use_compiled"]
 
 
 #: arrays with at least this many rows use the compiled kernels (assumption: where Numba's
@@ -138,6 +138,35 @@ def _less(a, b):  # type: ignore[no-untyped-def]
 
 def _use_compiled(n: int) -> bool:
     return HAVE_NUMBA and n >= COMPILED_FROM
+
+
+def use_compiled(n_rows: int) -> bool:
+    """Whether a table of ``n_rows`` rows uses compiled kernels (see the module docs)."""
+    return _use_compiled(int(n_rows))
+
+
+class LazyKernel:
+    """A loop-style Python function compiled by Numba on its first call.
+
+    A component with a fused kernel keeps its NumPy code as the definition and calls the
+    kernel only where :func:`use_compiled` says so; a test checks both give the same numbers.
+
+    Parameters
+    ----------
+    fn
+        A module-level function Numba can compile in nopython mode (cached on disk).
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self._jitted: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        if self._jitted is None:
+            import numba
+
+            self._jitted = numba.njit(cache=True, nogil=True)(self.fn)
+        return self._jitted(*args)
 
 
 def _bounds(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -156,7 +156,8 @@ class DibaoPathway(Pathway):
         mask = (~hh.registered) & (hh.exit_year >= 0)
         mask &= hh.pc_income < ctx.poverty_line * (1.0 + cfg.monitor_band)
         if cfg.monitor_years is not None:
-            mask &= (ctx.year - hh.exit_year.astype(np.int64)) <= cfg.monitor_years
+            # year - exit_year <= monitor_years, in the column's own integer type
+            mask &= hh.exit_year >= ctx.year - cfg.monitor_years
         return mask
 
     def settle(self, ctx: Context, months: int) -> None:

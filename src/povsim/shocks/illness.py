@@ -19,7 +19,7 @@ from scipy.special import ndtri
 
 from povsim.components import Component
 from povsim.households import Column
-from povsim.kernels import flatnonzero_less
+from povsim.kernels import LazyKernel, flatnonzero_less, use_compiled
 from povsim.pathways.medical import out_of_pocket_uninsured
 
 if TYPE_CHECKING:
@@ -76,6 +76,20 @@ class IllnessShock(Component):
         oop = ctx.emit("hospital_stay", idx, bill)
         if oop is None:  # nobody handles hospital stays: no insurance layers at all
             oop = out_of_pocket_uninsured(bill, hh.insured[idx], 0.0)
+        w = ctx.weight
+        C = ctx.places.n_counties
+        if use_compiled(hh.n):
+            # the same updates as below, fused into one pass over the stays (full scale)
+            stays, oop_c, bills_c, onsets = _apply_stays(
+                idx, np.ascontiguousarray(oop, dtype=np.float64), bill, v,
+                1.0 - cfg.chronic_onset, float(cfg.labour_months_lost), hh.county,
+                hh.n_labour, hh.n_chronic, hh.wage_base, hh.transitory, hh.oop_ytd,
+                hh.income_ytd, hh.monthly_income, C)
+            self.stays += stays * w
+            self.oop += oop_c * w
+            self.bills += bills_c * w
+            self.chronic_onsets += onsets * w
+            return
         hh.oop_ytd[idx] += oop
         # lost work
         workers = hh.n_labour[idx].astype(np.float64)
@@ -95,8 +109,6 @@ class IllnessShock(Component):
             hh.wage_base[lose] *= keep
             hh.n_labour[lose] -= 1
             hh.monthly_income[lose] -= lost / 12.0
-        w = ctx.weight
-        C = ctx.places.n_counties
         c = hh.county[idx]
         self.stays += np.bincount(c, minlength=C) * w
         self.oop += np.bincount(c, weights=oop, minlength=C) * w
@@ -119,3 +131,46 @@ class IllnessShock(Component):
                                {"units": "persons",
                                 "description": "stays that left a chronic condition"}),
         }
+
+
+def _apply_stays_loop(idx, oop, bill, v, onset_cut, months_lost, county, n_labour,  # type: ignore[no-untyped-def]
+                      n_chronic, wage_base, transitory, oop_ytd, income_ytd, monthly_income,
+                      n_counties):
+    """:meth:`IllnessShock.step`'s updates after the bills, one stay at a time (compiled).
+
+    The arithmetic repeats the NumPy code operation for operation and in the same types
+    (float32 wages, float64 money), so the results are the same bit for bit; the county totals
+    are added in the order of ``idx``, as ``np.bincount`` adds them.
+    """
+    stays = np.zeros(n_counties, dtype=np.int64)
+    oop_c = np.zeros(n_counties)
+    bills_c = np.zeros(n_counties)
+    onsets = np.zeros(n_counties, dtype=np.int64)
+    one = np.float32(1.0)
+    twelve = np.float32(12.0)
+    for k in range(idx.size):
+        i = idx[k]
+        c = county[i]
+        oop_ytd[i] += oop[k]
+        workers = np.float64(n_labour[i])
+        per_worker = 0.0
+        if workers > 0:
+            per_worker = np.float64(wage_base[i] * transitory[i]) / max(workers, 1.0)
+        income_ytd[i] -= per_worker * months_lost / 12.0
+        if v[k] > onset_cut:
+            n_chronic[i] += 1
+            onsets[c] += 1
+            if n_labour[i] > 0:
+                w_old = np.float32(n_labour[i])
+                keep = (w_old - one) / w_old
+                lost = wage_base[i] * (one - keep) * transitory[i]
+                wage_base[i] *= keep
+                n_labour[i] -= 1
+                monthly_income[i] -= np.float64(lost / twelve)
+        stays[c] += 1
+        oop_c[c] += oop[k]
+        bills_c[c] += bill[k]
+    return stays, oop_c, bills_c, onsets
+
+
+_apply_stays = LazyKernel(_apply_stays_loop)
