@@ -107,7 +107,16 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
     calls: list[str] = []
     real = kernels._kernel
     monkeypatch.setattr(kernels, "_kernel", lambda name: calls.append(name) or real(name))
+    fused: list[str] = []
+    real_call = kernels.LazyKernel.__call__
+
+    def record(self: kernels.LazyKernel, *args: object) -> object:
+        fused.append(self.fn.__name__)
+        return real_call(self, *args)
+
+    monkeypatch.setattr(kernels.LazyKernel, "__call__", record)
     compiled = povsim.run(scn, seed=3)
     assert {"seg_float", "seg_int", "less"} <= set(calls)
+    assert {"_apply_stays_loop", "_aid_loop", "_pay_loop"} <= set(fused)
     for name in plain.variables:
         xr.testing.assert_identical(plain[name], compiled[name])

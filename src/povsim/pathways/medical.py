@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from povsim.households import Column
+from povsim.kernels import LazyKernel, use_compiled
 from povsim.pathways.base import Pathway
 
 if TYPE_CHECKING:
@@ -109,6 +110,19 @@ class MedicalPathway(Pathway):
         enrolled = hh.med_enrolled[idx]
         if not enrolled.any():
             return oop0
+        if use_compiled(hh.n):
+            # the same arithmetic as below, fused into two passes over the stays (full scale)
+            args = (cfg.poor_uplift, cfg.cii_deductible, cfg.cii_rate, cfg.assistance_cap,
+                    cfg.assistance_rate, cfg.oop_cap_share, cfg.in_county_share,
+                    1 - cfg.in_county_share)
+            aid, need_c = _aid_kernel(idx, bill, oop0, enrolled, hh.med_paid_ytd, hh.county,
+                                      *(float(a) for a in args), float(ctx.weight),
+                                      ctx.places.n_counties)
+            paid = ctx.spend(need_c)
+            frac = np.divide(paid, need_c, out=np.ones_like(need_c), where=need_c > 0)
+            served = _pay_kernel(idx, aid, frac, hh.county, hh.med_paid_ytd)
+            ctx.mark(served=idx[served])
+            return oop0 - aid
         uplift = bill * cfg.poor_uplift
         cii = np.maximum(bill - cfg.cii_deductible, 0.0) * cfg.cii_rate
         rem = np.maximum(oop0 - uplift - cii, 0.0)
@@ -128,3 +142,56 @@ class MedicalPathway(Pathway):
         hh.med_paid_ytd[idx] += aid
         ctx.mark(served=idx[aid > 0])
         return oop0 - aid
+
+
+def _aid_loop(idx, bill, oop0, enrolled, paid_ytd, county, poor_uplift, cii_deductible,  # type: ignore[no-untyped-def]
+              cii_rate, assistance_cap, assistance_rate, oop_cap_share, in_county_share,
+              out_county_share, weight, n_counties):
+    """:meth:`MedicalPathway.out_of_pocket`'s aid per stay and its county totals (compiled).
+
+    Operation for operation and type for type the NumPy code (``paid_ytd`` is float32, so
+    the room under the cap is float32 as there), so the results are equal bit for bit.
+    """
+    aid = np.zeros(idx.size)
+    need_c = np.zeros(n_counties)
+    cap32 = np.float32(assistance_cap)
+    zero32 = np.float32(0.0)
+    for k in range(idx.size):
+        i = idx[k]
+        b = bill[k]
+        a = 0.0
+        if enrolled[k]:
+            # np.maximum(x, y) is x if x >= y (or x is NaN) else y; np.minimum likewise
+            uplift = b * poor_uplift
+            x = b - cii_deductible
+            cii = (x if (x >= 0.0 or x != x) else 0.0) * cii_rate
+            x = oop0[k] - uplift - cii
+            rem = x if (x >= 0.0 or x != x) else 0.0
+            r32 = cap32 - paid_ytd[i]
+            room = np.float64(r32 if (r32 >= zero32 or r32 != r32) else zero32)
+            x = rem * assistance_rate
+            assist = x if (x <= room or x != x) else room
+            rem2 = rem - assist
+            y = oop_cap_share * b
+            capped = rem2 if (rem2 <= y or rem2 != rem2) else y
+            rem3 = in_county_share * capped + out_county_share * rem2
+            a = oop0[k] - rem3
+        aid[k] = a
+        need_c[county[i]] += a * weight
+    return aid, need_c
+
+
+def _pay_loop(idx, aid, frac, county, paid_ytd):  # type: ignore[no-untyped-def]
+    """Scale the aid to what the envelopes paid and add it to the year's aid (compiled)."""
+    served = np.zeros(idx.size, dtype=np.bool_)
+    for k in range(idx.size):
+        i = idx[k]
+        a = aid[k] * frac[county[i]]
+        aid[k] = a
+        paid_ytd[i] = np.float32(np.float64(paid_ytd[i]) + a)
+        served[k] = a > 0
+    return served
+
+
+_aid_kernel = LazyKernel(_aid_loop)
+_pay_kernel = LazyKernel(_pay_loop)

@@ -284,8 +284,11 @@ class TownshipServicesPathway(Pathway):
     def eligible(self, ctx: Context, year: int) -> np.ndarray:
         """Registered poor households of the ethnic areas with a child entering '9+3'."""
         hh = ctx.households
-        return (hh.registered & self.ethnic[hh.county] & (hh.n_children > 0)
-                & (hh.ts_status == 0) & self.leaving(ctx))
+        out = (hh.registered & self.ethnic[hh.county] & (hh.n_children > 0)
+               & (hh.ts_status == 0))
+        rows = np.flatnonzero(out)  # the leaving draw is read for these households only
+        out[rows] = self.leaving(ctx, rows)
+        return out
 
     def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         return np.full(len(idx), self.config.free_education.unit_cost)
