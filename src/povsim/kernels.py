@@ -3,9 +3,10 @@
 Each kernel has a pure-NumPy definition that it equals **bit for bit** (``tests/test_kernels.py``
 compares them), so the numbers a run produces never depend on whether the compiled kernels are
 in use. The compiled versions (Numba, ``cache=True``) are used for arrays of at least
-:data:`COMPILED_FROM` rows, i.e. from about 1:8 scale: only there do they pay for Numba's import
-(~0.5 s and ~130 MB of resident memory for LLVM) and, in a new environment, the first
-compilation (~0.1-0.5 s per kernel and argument type, then cached on disk). Smaller runs —
+:data:`COMPILED_FROM` rows, i.e. from 1:7 scale (1:8 has ~0.96 M households): only there do
+they pay for Numba's import (~0.5 s and ~90-130 MB of resident memory for LLVM) and, in a new
+environment, the first compilation (~0.1-0.5 s per kernel and argument type, then cached on
+disk). Smaller runs —
 tests, sweeps and calibrations at coarse scales — never import Numba. Set ``POVSIM_NO_NUMBA=1``
 to always use the NumPy definitions (e.g. under a debugger).
 
@@ -28,7 +29,7 @@ __all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "flatnonzero_less", "seg
 
 
 #: arrays with at least this many rows use the compiled kernels (assumption: where Numba's
-#: one-off import cost is small against the run; 1:8 scale has ~0.96 M households)
+#: one-off import cost is small against the run; 1:7 has ~1.09 M households)
 COMPILED_FROM = 1 << 20
 
 
