@@ -59,17 +59,6 @@ def test_float_sums_add_in_row_order() -> None:
     assert np.bincount(np.zeros(4, dtype=int), weights=values)[0] == 0.0
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_flatnonzero_less_equals_numpy(dtype: str) -> None:
-    rng = np.random.default_rng(3)
-    a = rng.random(10_001).astype(dtype)
-    b = rng.random(10_001).astype(dtype)
-    b[::7] = a[::7]  # ties are not "less"
-    np.testing.assert_array_equal(kernels._kernel("less")(a, b), np.flatnonzero(a < b))
-    np.testing.assert_array_equal(kernels.flatnonzero_less(a, b), np.flatnonzero(a < b))
-    assert kernels._kernel("less")(a[:0], b[:0]).size == 0
-
-
 def test_large_arrays_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """From COMPILED_FROM rows the compiled kernels run, and give the NumPy answers."""
     monkeypatch.setattr(kernels, "COMPILED_FROM", 10)
@@ -87,14 +76,28 @@ def test_large_arrays_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch) ->
     assert calls == ["seg_float", "seg_int"]
 
 
-def test_the_kernels_are_compiled() -> None:
-    """numba is a dependency: without it (or with POVSIM_NO_NUMBA) full scale is much slower."""
-    assert kernels.HAVE_NUMBA
+def test_numba_is_installed() -> None:
+    """numba is a dependency: without it full scale is much slower (same numbers)."""
+    from importlib.util import find_spec
+
+    assert find_spec("numba") is not None
+
+
+def test_povsim_no_numba_keeps_large_tables_on_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POVSIM_NO_NUMBA", "1")
+    assert not kernels._numba_available()
+    monkeypatch.setattr(kernels, "HAVE_NUMBA", False)
+    monkeypatch.setattr(kernels, "COMPILED_FROM", 0)
+    monkeypatch.setattr(kernels, "_kernel", lambda name: pytest.fail(f"{name} compiled"))
+    assert not kernels.use_compiled(10**9)
+    values = np.arange(10.0)
+    assert kernels.segment_sums_float(values, np.array([0, 4]), np.array([4, 10])).tolist() \
+        == [6.0, 39.0]
 
 
 def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every compiled path (sums, the illness filter and its fused updates, the allocator),
+    """Every compiled path (sums, the illness and medical-aid updates, the allocator),
     forced on a small run, gives the Dataset of the NumPy run bit for bit."""
     import xarray as xr
 
@@ -116,7 +119,7 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
 
     monkeypatch.setattr(kernels.LazyKernel, "__call__", record)
     compiled = povsim.run(scn, seed=3)
-    assert {"seg_float", "seg_int", "less"} <= set(calls)
+    assert {"seg_float", "seg_int"} <= set(calls)
     assert {"_apply_stays_loop", "_aid_loop", "_pay_loop"} <= set(fused)
     for name in plain.variables:
         xr.testing.assert_identical(plain[name], compiled[name])

@@ -3,10 +3,11 @@
 A run at full scale allocates and frees hundreds of temporary arrays of 8-60 MB each month.
 glibc's ``malloc`` hands every allocation above its mmap threshold (at most 32 MiB) straight to
 the kernel and gives it back when it is freed, so every temporary is faulted in again, page by
-page, the next time. :func:`large_arrays` switches that off while a large model is built and run
-(``M_MMAP_MAX = 0``: large blocks come from the heap; a high trim threshold keeps freed heap
-for reuse), then restores glibc's defaults and returns the free memory to the system
-(``malloc_trim``). Measured at 1:1 (``benchmarks/README.md``): about 11 % less wall time and the
+page, the next time. :func:`large_arrays` switches that off while a large model runs
+(:meth:`povsim.model.PovertyModel.run`; ``M_MMAP_MAX = 0``: large blocks come from the heap; a
+high trim threshold keeps freed heap for reuse), then restores glibc's defaults and returns the
+free memory to the system (``malloc_trim``). Measured at 1:1 (``benchmarks/README.md``): about
+8 % less wall time (11 % with the same setting for the whole process, build included) and the
 same peak memory, since the peak is reached anyway and the freed blocks are reused rather than
 added to.
 

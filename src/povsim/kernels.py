@@ -6,9 +6,8 @@ in use. The compiled versions (Numba, ``cache=True``) are used for arrays of at 
 :data:`COMPILED_FROM` rows, i.e. from 1:7 scale (1:8 has ~0.96 M households): only there do
 they pay for Numba's import (~0.5 s and ~90-130 MB of resident memory for LLVM) and, in a new
 environment, the first compilation (~0.1-0.5 s per kernel and argument type, then cached on
-disk). Smaller runs —
-tests, sweeps and calibrations at coarse scales — never import Numba. Set ``POVSIM_NO_NUMBA=1``
-to always use the NumPy definitions (e.g. under a debugger).
+disk). Smaller runs (tests, sweeps and calibrations at coarse scales) never import Numba. Set
+``POVSIM_NO_NUMBA=1`` to always use the NumPy definitions (e.g. under a debugger).
 
 Why sums per segment: households are sorted by county and village, so "the total of a column
 for every county" is a sum over consecutive rows. ``np.bincount(county, weights=x)`` computes
@@ -24,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "flatnonzero_less", "segment_sums_float",
-           "segment_sums_int", "use_compiled"]
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "segment_sums_float", "segment_sums_int",
+           "use_compiled"]
 
 
 #: arrays with at least this many rows use the compiled kernels (assumption: where Numba's
@@ -58,26 +57,18 @@ def _segment_sums_int_np(values: np.ndarray, start: np.ndarray, stop: np.ndarray
     first, last = start[nonempty], stop[nonempty]
     if not first.size:
         return out
-    if (last[-1] - first[0]) >= 8192 * first.size:
-        # long segments (counties at fine scales): per-segment reductions over slices are
-        # several times faster than reduceat, which casts every element to int64 (bool: ~50x);
-        # for short ones the Python loop costs more than it saves
-        if values.dtype == np.bool_:
-            out[nonempty] = [np.count_nonzero(values[a:b]) for a, b in zip(first, last)]
-        else:
-            out[nonempty] = [values[a:b].sum(dtype=np.int64) for a, b in zip(first, last)]
-    elif np.all(first[1:] == last[:-1]):
+    contiguous = bool(np.all(first[1:] == last[:-1]))
+    # assumption (measured on this machine): below ~8,192 rows per segment the Python loop over
+    # slices costs more than reduceat's cast of every element to int64 saves (bool: ~50x)
+    if contiguous and (last[-1] - first[0]) < 8192 * first.size:
         # reduceat sums from each start to the next one: the empty segments are dropped so
         # that the next start is this segment's stop, and the rows after the last are cut
         out[nonempty] = np.add.reduceat(values[: int(last[-1])], first, dtype=np.int64)
+    elif values.dtype == np.bool_:
+        out[nonempty] = [np.count_nonzero(values[a:b]) for a, b in zip(first, last)]
     else:
         out[nonempty] = [values[a:b].sum(dtype=np.int64) for a, b in zip(first, last)]
     return out
-
-
-def _flatnonzero_less_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.flatnonzero(a < b)``."""
-    return np.flatnonzero(a < b)
 
 
 def _numba_available() -> bool:
@@ -99,7 +90,7 @@ def _kernel(name: str) -> Callable[..., Any]:
         import numba
 
         jit = numba.njit(cache=True, nogil=True)
-        _compiled.update(seg_float=jit(_seg_float), seg_int=jit(_seg_int), less=jit(_less))
+        _compiled.update(seg_float=jit(_seg_float), seg_int=jit(_seg_int))
     return _compiled[name]
 
 
@@ -120,20 +111,6 @@ def _seg_int(values, start, stop):  # type: ignore[no-untyped-def]
         for i in range(start[s], stop[s]):
             acc += np.int64(values[i])
         out[s] = acc
-    return out
-
-
-def _less(a, b):  # type: ignore[no-untyped-def]
-    n = 0
-    for i in range(a.size):
-        if a[i] < b[i]:
-            n += 1
-    out = np.empty(n, dtype=np.intp)
-    k = 0
-    for i in range(a.size):
-        if a[i] < b[i]:
-            out[k] = i
-            k += 1
     return out
 
 
@@ -218,10 +195,3 @@ def segment_sums_int(values: np.ndarray, start: np.ndarray, stop: np.ndarray) ->
     if not _use_compiled(np.size(values)):
         return _segment_sums_int_np(values, start, stop)
     return _kernel("seg_int")(_plain(values), start, stop)
-
-
-def flatnonzero_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.flatnonzero(a < b)`` in one pass and without a boolean temporary."""
-    if not _use_compiled(np.size(a)) or a.dtype != b.dtype or a.shape != b.shape:
-        return _flatnonzero_less_np(a, b)
-    return _kernel("less")(np.ascontiguousarray(a), np.ascontiguousarray(b))

@@ -31,8 +31,8 @@ import numpy as np
 
 import povsim.pathways
 import povsim.shocks  # noqa: F401 - registers the built-in shocks
-from povsim.allocator import large_arrays
 from povsim import exits as exits_mod
+from povsim.allocator import large_arrays
 from povsim.assessment import Attribution, target_variables
 from povsim.budget import Ledger
 from povsim.components import Component

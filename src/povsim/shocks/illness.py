@@ -19,7 +19,7 @@ from scipy.special import ndtri
 
 from povsim.components import Component
 from povsim.households import Column
-from povsim.kernels import LazyKernel, flatnonzero_less, use_compiled
+from povsim.kernels import LazyKernel, use_compiled
 from povsim.pathways.medical import out_of_pocket_uninsured
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class IllnessShock(Component):
         cfg = self.config
         hh = ctx.households
         u = ctx.draws("illness", month)
-        idx = flatnonzero_less(u, hh.illness_p)
+        idx = np.flatnonzero(u < hh.illness_p)
         if idx.size == 0:
             return
         v = np.clip(u[idx].astype(np.float64) / hh.illness_p[idx], 1e-9, 1 - 1e-9)
