@@ -36,11 +36,11 @@ def test_serial_store_layout(serial_sweep: tuple[Path, xr.Dataset]) -> None:
     assert ds.budget_scale.dims == ("experiment",)
     assert (ds["done"] == 1).all()
     assert list(ds["seed"].values) == [replicate_seed(11, r) for r in range(3)]
-    # every run is its own chunk
+    # a chunk holds the replicates of one experiment (up to REPLICATE_CHUNK of them)
     import zarr
 
     arr = zarr.open_group(str(path), mode="r")["registered_poor"]
-    assert arr.chunks[:2] == (1, 1)
+    assert arr.chunks[:2] == (1, 3)
     # a run equals povsim.run with the replicate's seed
     one = povsim.run(BASELINE, seed=int(ds["seed"].values[1]), scale=2000,
                      overrides={"budget.scale": 1.0})

@@ -25,12 +25,14 @@ from povsim.ensembles.store import StoreLock
 ONE = dict(SWEEP, sets={"budget.scale": [1.0]}, replicates=1)
 
 
-def _chunk_files(store: Path, var: str, e: int, r: int) -> list[Path]:
-    """The files of run (e, r) of ``var`` (zarr 3: var/c/e/r/...; zarr 2: var/e.r....)."""
-    v3 = store / var / "c" / str(e) / str(r)
+def _chunk_files(store: Path, var: str, e: int, b: int) -> list[Path]:
+    """The files of chunk ``b`` of experiment ``e`` of ``var`` (zarr 3: var/c/e/b/...; zarr 2:
+    var/e.b....); chunk ``b`` holds replicates ``b * B`` to ``b * B + B - 1``, ``B`` being the
+    store's replicates per chunk."""
+    v3 = store / var / "c" / str(e) / str(b)
     if v3.exists():
         return [f for f in v3.rglob("*") if f.is_file()] if v3.is_dir() else [v3]
-    return sorted((store / var).glob(f"{e}.{r}.*")) + sorted((store / var).glob(f"{e}.{r}"))
+    return sorted((store / var).glob(f"{e}.{b}.*")) + sorted((store / var).glob(f"{e}.{b}"))
 
 
 def _holder(path: Path) -> subprocess.Popen:
@@ -68,14 +70,20 @@ def test_lock_is_reentrant_in_one_process(tmp_path: Path) -> None:
 
 
 def test_damaged_runs_are_reported_on_open_and_recomputed_on_resume(
-        serial_sweep: tuple[Path, xr.Dataset], tmp_path: Path) -> None:
+        serial_sweep: tuple[Path, xr.Dataset], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Old code: a deleted chunk read back as NaN (wrong summary, exit 0); a garbage chunk was a
-    traceback."""
-    src, ref = serial_sweep
+    traceback. A chunk holds several replicates: all its runs are damaged and computed again,
+    the runs of other chunks are not touched."""
+    from povsim.ensembles import store as st
+
+    _, ref = serial_sweep
     out = tmp_path / "s.zarr"
-    shutil.copytree(src, out)
-    deleted = _chunk_files(out, "registered_poor", 1, 2)
-    garbage = _chunk_files(out, "spending", 0, 1)
+    monkeypatch.setattr(st, "REPLICATE_CHUNK", 2)  # replicates 0-1 and 2 in two chunks
+    sweep(BASELINE, **SWEEP, workers=1, output=out)
+    xr.testing.assert_identical(root_group(out), ref)  # chunking changes no value
+    deleted = _chunk_files(out, "registered_poor", 1, 1)  # the run (1, 2)
+    garbage = _chunk_files(out, "spending", 0, 0)  # the runs (0, 0) and (0, 1)
     assert deleted and garbage
     for f in deleted:
         f.unlink()
@@ -84,14 +92,17 @@ def test_damaged_runs_are_reported_on_open_and_recomputed_on_resume(
     with pytest.raises(povsim.PovsimError) as info:
         open_ensemble(out)
     msg = str(info.value)
-    assert "2 stored runs are damaged" in msg and "run the command that wrote it again" in msg
+    assert "3 stored runs are damaged" in msg and "run the command that wrote it again" in msg
+    assert "'budget.scale=0.5' replicate 0 (a chunk of 'spending' is unreadable)" in msg
     assert "'budget.scale=0.5' replicate 1 (a chunk of 'spending' is unreadable)" in msg
-    assert "'budget.scale=1' replicate 2 (its values do not match its checksum" in msg
     logs: list[str] = []
-    intact = {str(f): f.stat().st_mtime_ns for f in _chunk_files(out, "registered_poor", 0, 0)}
+    intact = {str(f): f.stat().st_mtime_ns
+              for e, b in [(0, 1), (1, 0)] for f in _chunk_files(out, "registered_poor", e, b)}
     sweep(BASELINE, **SWEEP, workers=1, output=out, log=logs.append)
-    assert any("2 stored runs are damaged and will be computed again" in m for m in logs), logs
-    assert any("4 already stored, computing the other 2" in m for m in logs), logs
+    assert any("3 stored runs are damaged and will be computed again" in m for m in logs), logs
+    assert any("'budget.scale=1' replicate 2 (its values do not match its checksum" in m
+               for m in logs), logs
+    assert any("3 already stored, computing the other 3" in m for m in logs), logs
     xr.testing.assert_identical(root_group(out), ref)
     # the intact runs were not written again
     assert {f: Path(f).stat().st_mtime_ns for f in intact} == intact
@@ -211,3 +222,57 @@ def test_lock_file_names_the_holder(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=10)
     time.sleep(0.05)
+
+
+def _one_experiment(replicates: int) -> tuple[list, dict]:
+    from povsim.ensembles.store import Experiment, Plan
+
+    scn = povsim.load_scenario(BASELINE).with_overrides({"population.scale": SCALE})
+    plan = Plan("experiment", [Experiment("baseline", scn, base_dir=str(BASELINE.parent))])
+    return [plan], {"replicates": replicates, "root_seed": 11, "workers": 1, "progress": False}
+
+
+def _flags(path: Path) -> int:
+    import zarr
+
+    return int(np.asarray(zarr.open_group(str(path), mode="r")["done"][...]).sum())
+
+
+def test_runs_are_written_by_the_chunk_and_everything_held_is_written_on_ctrl_c(
+        tmp_path: Path) -> None:
+    """A finished run waits in memory for the rest of its chunk; Ctrl-C writes what is held,
+    so nothing computed is lost, and the next command computes only the rest."""
+    from povsim.ensembles import execute
+    from povsim.ensembles.execution import EnsembleInterrupted
+    from povsim.ensembles.store import REPLICATE_CHUNK
+
+    assert REPLICATE_CHUNK >= 4
+    plans, kw = _one_experiment(4)
+    out = tmp_path / "c.zarr"
+    on_disk: list[int] = []
+
+    def stop_after_three(done: int, _total: int) -> None:
+        if done:
+            on_disk.append(_flags(out))
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(EnsembleInterrupted) as info:
+        execute(plans, path=out, on_run=stop_after_three, **kw)
+    assert on_disk == [0, 0, 0]  # held: their chunk of 4 is not complete
+    assert info.value.report.computed == 3 and _flags(out) == 3  # written at Ctrl-C
+    rep = execute(plans, path=out, **kw)
+    assert (rep.already, rep.computed) == (3, 1)
+
+
+def test_a_run_waits_at_most_flush_seconds(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from povsim.ensembles import execute
+    from povsim.ensembles import store as st
+
+    monkeypatch.setattr(st, "FLUSH_SECONDS", 0.0)
+    plans, kw = _one_experiment(3)
+    out = tmp_path / "f.zarr"
+    on_disk: list[int] = []
+    rep = execute(plans, path=out, on_run=lambda d, _t: d and on_disk.append(_flags(out)), **kw)
+    assert on_disk == [1, 2, 3] and rep.computed == 3

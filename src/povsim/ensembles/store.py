@@ -1,12 +1,12 @@
-"""The ensemble store: a zarr directory that receives one region per run as each run finishes.
+"""The ensemble store: a zarr directory that receives the runs of an ensemble as they finish.
 
 Layout (zarr format 3 with zarr 3, format 2 with zarr 2; no consolidated metadata)::
 
     STORE.zarr/              root group: the first *plan* (e.g. the scenarios of a comparison)
-        registered_poor      (experiment, replicate, year, region), one chunk per run
+        registered_poor      (experiment, replicate, year, region), a chunk per 16 runs
         ...                  every variable of a run, with (experiment, replicate) in front
         run_checksum         (experiment, replicate) int64: checksum of the run's stored values
-        done                 (experiment, replicate) int8, one chunk per run: 1 = stored
+        done                 (experiment, replicate) int8: 1 = stored
         knockouts/           a further plan, if any (same layout), e.g. pathways switched off
     STORE.zarr.lock          while a povsim process writes the store (pid, host, command)
 
@@ -24,6 +24,10 @@ Safety
 * **One writer at a time**: :class:`StoreLock` (an advisory ``flock`` on ``STORE.zarr.lock``,
   released by the kernel when the process dies, so a crashed writer leaves no stale lock). A
   second writer is refused with a message naming the process that holds it.
+* **Written by the chunk**: a chunk holds up to :data:`REPLICATE_CHUNK` replicates of one
+  experiment, so finished runs wait in memory for the rest of their chunk (at most
+  :data:`FLUSH_SECONDS`) and are written together; an interruption (Ctrl-C) or an error writes
+  every run held first.
 * **Every run is checked**: a run writes its chunks and its checksum (:func:`run_checksum`,
   BLAKE2b of every variable's values), *then* its ``done`` flag. On resume and on
   :func:`open_ensemble` every stored run is read back and its checksum compared: a missing chunk
@@ -73,6 +77,23 @@ SPEC_ATTR = "povsim_ensemble"
 GROWING_ATTR = "povsim_growing"
 #: variables of the store that are not the run's own
 _BOOKKEEPING = ("done", "run_checksum")
+
+#: Most replicates of one experiment in one chunk of a new store (assumption: zarr writes a
+#: chunk in ~0.8 ms of CPU whatever its size, and a run of the baseline has ~65 variables, so
+#: one chunk per run cost ~50 ms of the writing process's time per run, a quarter of a core at
+#: 1:100 on 2 workers; 16 runs a chunk cost ~3 ms a run. A damaged chunk makes its runs be
+#: computed again, all of them.)
+REPLICATE_CHUNK = 16
+
+#: Seconds a finished run waits in memory for the other runs of its chunk before it is written
+#: anyway (assumption: bounds what a writer killed outright, not interrupted, loses; Ctrl-C
+#: and errors write everything held first)
+FLUSH_SECONDS = 10.0
+
+
+def replicate_chunk(replicates: int) -> int:
+    """Replicates per chunk of a new store of ``replicates`` replicates per experiment."""
+    return max(1, min(int(replicates), REPLICATE_CHUNK))
 
 
 @dataclass(frozen=True)
@@ -548,6 +569,11 @@ class EnsembleStore:
         self._layouts: dict[str, tuple[list[str], dict[str, np.ndarray], dict[str, tuple]]] = {}
         self._arrays: dict[str, dict[str, Any]] = {}
         self._warned: set[str] = set()
+        #: finished runs not yet written, by (plan index, experiment, chunk of replicates)
+        self._pending: dict[tuple[int, int, int], dict[int, list[tuple[str, np.ndarray]]]] = {}
+        self._since: dict[tuple[int, int, int], float] = {}
+        self._expected: dict[tuple[int, int, int], set[int]] = {}
+        self._blocks: dict[str, int] = {}
         self.grow_from: int | None = None
         #: runs found damaged by :meth:`done`: ``[(plan index, e, r, reason)]``
         self.damaged: list[tuple[int, int, int, str]] = []
@@ -611,6 +637,7 @@ class EnsembleStore:
         remove_povsim_dir(self.path, ENSEMBLE_KIND)
         self._layouts.clear()
         self._arrays.clear()
+        self._blocks.clear()
 
     # ------------------------------------------------------------------------------------
     def grow(self) -> None:
@@ -654,6 +681,7 @@ class EnsembleStore:
             del root.attrs[GROWING_ATTR]
         self._layouts.clear()
         self._arrays.clear()
+        self._blocks.clear()
 
     # ------------------------------------------------------------------------------------
     def done(self) -> list[np.ndarray]:
@@ -688,7 +716,8 @@ class EnsembleStore:
                     tpl.attrs.update(self.attrs)
                     tpl.attrs[SPEC_ATTR] = json.dumps(self.spec, sort_keys=True)
                     tpl.attrs.update(marker_attrs(ENSEMBLE_KIND))
-                enc = {name: {"chunks": (1, 1) + tuple(int(s) for s in var.shape[2:])}
+                block = replicate_chunk(self.replicates)
+                enc = {name: {"chunks": (1, block) + tuple(int(s) for s in var.shape[2:])}
                        for name, var in tpl.data_vars.items()}
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -696,6 +725,7 @@ class EnsembleStore:
                                 compute=False, consolidated=False, encoding=enc)
         self._layouts.clear()
         self._arrays.clear()
+        self._blocks.clear()
 
     def _template(self, run: xr.Dataset, plan: Plan, seeds: np.ndarray) -> xr.Dataset:
         import dask.array as da
@@ -708,7 +738,7 @@ class EnsembleStore:
             shape = (E, R) + var.shape
             data_vars[name] = ((dim, "replicate") + var.dims,
                                da.full(shape, np.nan, dtype=np.float64,
-                                       chunks=(1, 1) + var.shape),
+                                       chunks=(1, replicate_chunk(R)) + var.shape),
                                dict(var.attrs))
             names.append(str(name))
         # numpy (not dask): written at once, real zeros rather than a fill value
@@ -760,8 +790,29 @@ class EnsembleStore:
             self._layouts[group] = (names, coords, shapes)
         return self._layouts[group]
 
-    def write(self, plan_index: int, e: int, r: int, run: xr.Dataset) -> None:
-        """Store one finished run: its chunks and checksum, then its ``done`` flag."""
+    def expect(self, plan_index: int, e: int, r: int) -> None:
+        """Announce that run ``(e, r)`` of plan ``plan_index`` will be written (or abandoned).
+
+        A finished run is kept in memory until every announced run of its chunk has arrived
+        (see :data:`REPLICATE_CHUNK`); a run nobody announced is written at once.
+        """
+        key = (plan_index, e, r // self._block(plan_index))
+        self._expected.setdefault(key, set()).add(r)
+
+    def write(self, plan_index: int, e: int, r: int, run: xr.Dataset) -> int:
+        """Take one finished run; store it with the other runs of its chunk.
+
+        The run's values and checksum are computed now; they are written once every announced
+        run of the chunk (:meth:`expect`) is in, once the chunk's first run has waited
+        :data:`FLUSH_SECONDS`, or at :meth:`flush`. In each region the chunks and checksums
+        are written first, the ``done`` flags last: a run whose flag is set is complete.
+
+        Returns
+        -------
+        int
+            The number of runs written to disk by this call (this run and others of its
+            chunk, or none yet).
+        """
         plan = self.plans[plan_index]
         dim = plan.dim
         names, coords, shapes = self._layout(plan.group, dim)
@@ -776,14 +827,78 @@ class EnsembleStore:
                 vals = np.full(shape, np.nan)
             values.append((name, vals))
         checksum = np.array(run_checksum(values), dtype=np.int64)
-        # chunks and checksum first, the flag last: a run whose flag is set is complete
-        self._put(plan.group, [*values, ("run_checksum", checksum)], (e, r))
-        self._put(plan.group, [("done", np.array(1, dtype=np.int8))], (e, r))
+        values.append(("run_checksum", checksum))
         extra = set(aligned.data_vars) - set(names)
         for name in sorted(extra - self._warned):
             warnings.warn(f"run output {name!r} is not in the store's layout and is not stored",
                           stacklevel=2)
             self._warned.add(name)
+        key = (plan_index, e, r // self._block(plan_index))
+        self._pending.setdefault(key, {})[r] = values
+        self._since.setdefault(key, time.monotonic())
+        return self._flush_ready()
+
+    def abandon(self, plan_index: int, e: int, r: int) -> int:
+        """Run ``(e, r)`` will not arrive (it failed): its chunk no longer waits for it.
+
+        Returns the number of runs written by this call (see :meth:`write`).
+        """
+        key = (plan_index, e, r // self._block(plan_index))
+        self._expected.get(key, set()).discard(r)
+        return self._flush_ready()
+
+    def flush(self) -> int:
+        """Write every run still held in memory; returns how many were written."""
+        return sum(self._write_block(key) for key in list(self._pending))
+
+    @property
+    def pending(self) -> int:
+        """Finished runs held in memory, not yet written."""
+        return sum(len(v) for v in self._pending.values())
+
+    def _flush_ready(self) -> int:
+        now = time.monotonic()
+        ready = [key for key, got in self._pending.items()
+                 if self._expected.get(key, set()) <= got.keys()
+                 or now - self._since[key] >= FLUSH_SECONDS]
+        return sum(self._write_block(key) for key in ready)
+
+    def _block(self, plan_index: int) -> int:
+        """Replicates per chunk in this plan's group (1 in a store made before chunks held
+        several replicates)."""
+        group = self.plans[plan_index].group
+        if group not in self._blocks:
+            if not self.exists():
+                return replicate_chunk(self.replicates)
+            arr = _zarr_group(self.path, group, mode="r")["done"]
+            self._blocks[group] = int(arr.chunks[1])
+        return self._blocks[group]
+
+    def _write_block(self, key: tuple[int, int, int]) -> int:
+        """Write the held runs of one chunk: contiguous replicates in one region each."""
+        runs = self._pending.pop(key, {})
+        self._since.pop(key, None)
+        if not runs:
+            return 0
+        plan_index, e, _ = key
+        self._expected.pop(key, None)
+        group = self.plans[plan_index].group
+        rs = sorted(runs)
+        spans: list[list[int]] = [[rs[0]]]
+        for r in rs[1:]:
+            if r == spans[-1][-1] + 1:
+                spans[-1].append(r)
+            else:
+                spans.append([r])
+        for span in spans:
+            items = [(name, np.stack([runs[r][k][1] for r in span]))
+                     for k, (name, _) in enumerate(runs[span[0]])]
+            self._put(group, items, (e, slice(span[0], span[-1] + 1)))
+        # the flags last: a run whose flag is set is complete
+        for span in spans:
+            self._put(group, [("done", np.ones(len(span), dtype=np.int8))],
+                      (e, slice(span[0], span[-1] + 1)))
+        return len(rs)
 
     def _put(self, group: str, items: Sequence[tuple[str, np.ndarray]],
              index: tuple[int, int]) -> None:
