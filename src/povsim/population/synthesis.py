@@ -245,6 +245,8 @@ class _GroupPlan:
     size_mean: float
     hazard_share: float
     rng_size: np.random.Generator  # drawn from again for household sizes
+    #: the group's income, registration, composition and housing streams
+    rngs: tuple[np.random.Generator, ...]
 
 
 def synthesize(scn: Scenario, streams: Streams, base_dir: str | Path | None = None) -> SyntheticPopulation:
@@ -350,13 +352,19 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
     plans: list[_GroupPlan] = []
     county_unsim = np.zeros(len(counties))
     n_group_in_county: dict[int, int] = {}
-    for gi, g in enumerate(groups):
+    keys: list[tuple[int, int]] = []  # (county, group within the county): the streams' keys
+    for g in groups:
         k = n_group_in_county.get(g.county, 0)
         n_group_in_county[g.county] = k + 1
+        keys.append((g.county, k))
+    # every group's streams made together (the same generators as one by one, faster)
+    sizes, *others = (streams.get_many(f"population.{what}", keys) for what in
+                      ("size", "income", "registration", "composition", "housing"))
+    for gi, g in enumerate(groups):
         region = counties[g.county].region
         size_mean = regions.get("household_size", region)
-        key = (g.county, k)
-        rng_size = streams.get("population.size", *key)
+        key = keys[gi]
+        rng_size = sizes[gi]
 
         real_households = g.people / size_mean
         reg_share = g.registered / max(g.people, 1.0)
@@ -373,7 +381,8 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
             n = max(n, 1)
         county_unsim[g.county] += g.people * (1.0 - frac)
         plans.append(_GroupPlan(g, key, n, t_people, mu, frac, size_mean,
-                                regions.get("hazard_zone_share", region), rng_size))
+                                regions.get("hazard_zone_share", region), rng_size,
+                                tuple(o[gi] for o in others)))
 
     # pass 2: draw each group's households into the columns
     n_total = sum(p.n for p in plans)
@@ -384,7 +393,7 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
     block: list[dict[str, Any]] = []
     block_rows = 0
     for i, plan in enumerate(plans):
-        block.append(_draw_group(scn, streams, plan))
+        block.append(_draw_group(scn, plan))
         block_rows += plan.n
         if block_rows >= _BLOCK_ROWS or i == len(plans) - 1:
             stop = start + block_rows
@@ -476,17 +485,16 @@ def hazard_probability(share: float | np.ndarray, disaster_share: float, disaste
 _BLOCK_ROWS = 1 << 14
 
 
-def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, np.ndarray]:
+def _draw_group(scn: Scenario, plan: _GroupPlan) -> dict[str, np.ndarray]:
     """Draw the households of one group from its streams (the group's sequential part).
 
     Parameters
     ----------
     scn
         The scenario.
-    streams
-        Random streams of the run; the group draws from its own ``population.*`` streams.
     plan
-        The group and its number of households (from the first pass).
+        The group, its number of households (from the first pass) and its own
+        ``population.*`` streams.
 
     Returns
     -------
@@ -507,10 +515,7 @@ def _draw_group(scn: Scenario, streams: Streams, plan: _GroupPlan) -> dict[str, 
     g, n, mu, frac = plan.group, plan.n, plan.mu, plan.frac
     t_people = plan.target
     rng_size = plan.rng_size
-    rng_inc = streams.get("population.income", *plan.key)
-    rng_reg = streams.get("population.registration", *plan.key)
-    rng_comp = streams.get("population.composition", *plan.key)
-    rng_house = streams.get("population.housing", *plan.key)
+    rng_inc, rng_reg, rng_comp, rng_house = plan.rngs
 
     size = np.clip(1 + rng_size.poisson(max(plan.size_mean - 1.0, 0.01), n), 1,
                    comp.max_household_size).astype(np.int64)
