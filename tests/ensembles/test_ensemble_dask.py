@@ -191,9 +191,9 @@ def test_ctrl_c_while_the_cluster_starts(tmp_path: Path) -> None:
     """Old code: a traceback (from this process and from each starting worker). Ctrl-C is sent
     to the whole process group, as a terminal does.
 
-    Marked slow: run alone (or with this file) it passes every time; in two runs of the whole
-    suite on a loaded machine the command printed exactly the expected line but ended killed by
-    SIGINT (status -2) instead of exiting 130 — not yet explained.
+    Marked slow: in two runs of the whole suite on a loaded machine the command printed exactly
+    the expected line but ended killed by SIGINT (status -2) instead of exiting 130 — not yet
+    explained.
     """
     out = tmp_path / "c.zarr"
     cmd = [sys.executable, "-m", "povsim.cli", "sweep", str(BASELINE), "--set",
@@ -216,10 +216,26 @@ def test_ctrl_c_while_the_cluster_starts(tmp_path: Path) -> None:
     assert "Traceback" not in err and "Error" not in err, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "interrupted" in lines[0], err
-    # no worker is left behind in the process group
-    time.sleep(1)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(proc.pid, 0)
+    # no worker is left behind in the process group: every process of the group ends (a
+    # zombie does not count: multiprocessing's resource tracker ends when the command does and
+    # waits, defunct, for the system to collect it, ~1.5 s here)
+    import psutil
+
+    deadline = time.monotonic() + 10
+    while True:
+        left = [p for p in psutil.process_iter(["pid", "status", "cmdline"])
+                if _pgid(p.pid) == proc.pid and p.info["status"] != psutil.STATUS_ZOMBIE]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, [" ".join(p.info["cmdline"] or [])[:120] for p in left]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def test_a_cluster_that_lost_every_worker_interrupts_the_wait() -> None:
