@@ -276,3 +276,32 @@ def test_a_run_waits_at_most_flush_seconds(tmp_path: Path,
     on_disk: list[int] = []
     rep = execute(plans, path=out, on_run=lambda d, _t: d and on_disk.append(_flags(out)), **kw)
     assert on_disk == [1, 2, 3] and rep.computed == 3
+
+
+def test_a_store_of_one_run_a_chunk_is_resumed_as_it_is(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores written before chunks held several replicates keep their layout on resume."""
+    import zarr
+
+    from povsim.ensembles import execute
+    from povsim.ensembles import store as st
+    from povsim.ensembles.execution import EnsembleInterrupted
+
+    plans, kw = _one_experiment(3)
+    ref = tmp_path / "ref.zarr"
+    execute(plans, path=ref, **kw)
+    out = tmp_path / "old.zarr"
+    monkeypatch.setattr(st, "REPLICATE_CHUNK", 1)
+
+    def stop(done: int, _total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(EnsembleInterrupted):
+        execute(plans, path=out, on_run=stop, **kw)
+    monkeypatch.setattr(st, "REPLICATE_CHUNK", 16)
+    rep = execute(plans, path=out, **kw)
+    assert (rep.already, rep.computed) == (2, 1)
+    assert zarr.open_group(str(out), mode="r")["registered_poor"].chunks[:2] == (1, 1)
+    assert zarr.open_group(str(ref), mode="r")["registered_poor"].chunks[:2] == (1, 3)
+    xr.testing.assert_identical(root_group(out), root_group(ref))
