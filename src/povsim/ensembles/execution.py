@@ -462,8 +462,8 @@ class Runner:
         # worker's stack every 10 ms for the dashboard's profile, checks its event loop every
         # 20 ms and its memory and system every 100-500 ms. A 1:100 run took 0.52 s in a worker
         # against 0.455 s in a plain process; with the profile off (nobody reads it without a
-        # dashboard) and the checks once a second, 0.46 s. (A memory limit is still enforced,
-        # a second later at most.)
+        # dashboard), the event loop and memory checked once a second and the system every
+        # two, 0.46 s. (A worker's memory limit is still enforced, a second later at most.)
         config.update({
             "distributed.admin.tick.interval": "1s",
             "distributed.worker.memory.monitor-interval": "1s",
