@@ -265,6 +265,31 @@ def test_runs_are_written_by_the_chunk_and_everything_held_is_written_on_ctrl_c(
     assert (rep.already, rep.computed) == (3, 1)
 
 
+def test_long_runs_are_written_as_they_arrive(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run is not held when the next one is not expected within FLUSH_SECONDS (here each
+    run takes 20 s of the store's clock)."""
+    import povsim.ensembles.execution as ex
+    from povsim.ensembles import execute
+    from povsim.ensembles import store as st
+
+    now = [0.0]
+    real = ex.simulate
+
+    def twenty_seconds(*args, **kw):  # type: ignore[no-untyped-def]
+        now[0] += 20.0
+        return real(*args, **kw)
+
+    monkeypatch.setattr(st, "_clock", lambda: now[0])
+    monkeypatch.setattr(ex, "simulate", twenty_seconds)
+    assert st.FLUSH_SECONDS < 20
+    plans, kw = _one_experiment(3)
+    out = tmp_path / "l.zarr"
+    on_disk: list[int] = []
+    rep = execute(plans, path=out, on_run=lambda d, _t: d and on_disk.append(_flags(out)), **kw)
+    assert on_disk == [1, 2, 3] and rep.computed == 3
+
+
 def test_a_run_waits_at_most_flush_seconds(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from povsim.ensembles import execute

@@ -85,10 +85,14 @@ _BOOKKEEPING = ("done", "run_checksum")
 #: computed again, all of them.)
 REPLICATE_CHUNK = 16
 
-#: Seconds a finished run waits in memory for the other runs of its chunk before it is written
-#: anyway (assumption: bounds what a writer killed outright, not interrupted, loses; Ctrl-C
-#: and errors write everything held first)
+#: Seconds a finished run may wait in memory for the other runs of its chunk (assumption:
+#: bounds what a writer killed outright, not interrupted, loses; Ctrl-C and errors write
+#: everything held first). A run is written at once when the next one is not expected within
+#: that time (the time between the last two arrivals), so long runs are never held.
 FLUSH_SECONDS = 10.0
+
+#: the store's clock (a function, so that a test can replace it)
+_clock = time.monotonic
 
 
 def replicate_chunk(replicates: int) -> int:
@@ -574,6 +578,7 @@ class EnsembleStore:
         self._since: dict[tuple[int, int, int], float] = {}
         self._expected: dict[tuple[int, int, int], set[int]] = {}
         self._blocks: dict[str, int] = {}
+        self._arrival: float | None = None  # when the last run arrived (or the runs started)
         self.grow_from: int | None = None
         #: runs found damaged by :meth:`done`: ``[(plan index, e, r, reason)]``
         self.damaged: list[tuple[int, int, int, str]] = []
@@ -798,6 +803,8 @@ class EnsembleStore:
         """
         key = (plan_index, e, r // self._block(plan_index))
         self._expected.setdefault(key, set()).add(r)
+        if self._arrival is None:
+            self._arrival = _clock()  # the runs start
 
     def write(self, plan_index: int, e: int, r: int, run: xr.Dataset) -> int:
         """Take one finished run; store it with the other runs of its chunk.
@@ -835,7 +842,7 @@ class EnsembleStore:
             self._warned.add(name)
         key = (plan_index, e, r // self._block(plan_index))
         self._pending.setdefault(key, {})[r] = values
-        self._since.setdefault(key, time.monotonic())
+        self._since.setdefault(key, _clock())
         return self._flush_ready()
 
     def abandon(self, plan_index: int, e: int, r: int) -> int:
@@ -857,10 +864,15 @@ class EnsembleStore:
         return sum(len(v) for v in self._pending.values())
 
     def _flush_ready(self) -> int:
-        now = time.monotonic()
+        """Write the chunks that are complete, and those whose runs would otherwise wait
+        more than :data:`FLUSH_SECONDS`: the next run is expected as long after this one as
+        this one came after the last (long runs are written as they arrive)."""
+        now = _clock()
+        gap = now - self._arrival if self._arrival is not None else 0.0
+        self._arrival = now
         ready = [key for key, got in self._pending.items()
                  if self._expected.get(key, set()) <= got.keys()
-                 or now - self._since[key] >= FLUSH_SECONDS]
+                 or now - self._since[key] + gap >= FLUSH_SECONDS]
         return sum(self._write_block(key) for key in ready)
 
     def _block(self, plan_index: int) -> int:
