@@ -63,17 +63,30 @@ def throughput(scale: int, workers: int, runs: int, seed: int, warm: bool = Fals
             # the local cluster is TLS with temporary credentials: connect with the same ones
             security = runner.client.security
         load0 = os.getloadavg()[0]
+        cpu0 = _cpu_seconds()
         t0 = time.perf_counter()
         rep = execute([plan], replicates=runs, root_seed=seed, path=tmp / "b.zarr",
                       workers=workers, scheduler=address, security=security, progress=False)
         wall = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
     finally:
         if runner is not None:
             runner.__exit__(None, None, None)
         shutil.rmtree(tmp, ignore_errors=True)
     return {"scale": scale, "workers": workers, "runs": rep.computed, "wall_s": wall,
             "runs_per_min": 60.0 * rep.computed / wall, "where": rep.where,
-            "warm": bool(warm and workers > 1), "load_before": load0}
+            "warm": bool(warm and workers > 1), "load_before": load0,
+            # this process's CPU time (the scheduler, the results' transfer and the store
+            # writes; with workers=1 also the runs themselves), per run
+            "main_cpu_ms_per_run": 1000.0 * cpu / max(rep.computed, 1)}
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process (all its threads) so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def cluster_startup(workers: int) -> float:
@@ -197,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         return "cluster already up (--scheduler)" if r["warm"] else "local cluster started"
 
     rows = [[f"1:{r['scale']}", str(r["workers"]), how(r), str(r["runs"]), f"{r['wall_s']:.1f}",
-             f"{r['runs_per_min']:.1f}"] for r in results["throughput"]]
-    md.append(_md_table(["scale", "workers", "how", "runs", "wall s", "runs / min"], rows))
+             f"{r['runs_per_min']:.1f}", f"{r['main_cpu_ms_per_run']:.0f}"]
+            for r in results["throughput"]]
+    md.append(_md_table(["scale", "workers", "how", "runs", "wall s", "runs / min",
+                         "this process's CPU ms / run"], rows))
     c = results["crn"]
     md += ["", f"Common random numbers: variance over {c['replicates']} replicates of the paired "
            f"difference budget_minus30 - baseline at 1:{c['scale']}:", ""]
