@@ -94,7 +94,11 @@ class Ledger:
         """
         amount = np.asarray(amount, dtype=float)
         paid = np.zeros(self.n_counties)
-        for s in np.flatnonzero(self.kinds == kind):
+        # only the sources with money left in some county can pay (a source with none would
+        # take 0 everywhere: skipping it changes nothing, and most sources fund few pathways)
+        funding = (self.kinds == kind) & (
+            self.envelope[:, pathway, :] > self.spent[:, pathway, :]).any(axis=0)
+        for s in np.flatnonzero(funding):
             active = (amount > 0) & (paid < amount - _EPS)
             if not active.any():
                 break
