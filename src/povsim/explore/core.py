@@ -263,7 +263,7 @@ class RunCache:
         """The runs of ``scenario`` (dims ``scenario`` of one label ``"run"``, ``replicate``...).
 
         Computed in this process, one after the other, unless a store already holds them;
-        ``on_run(done, total)`` is called as each run is stored.
+        ``on_run(done, total)`` is called as each run finishes.
         """
         from povsim.ensembles.execution import execute, load
         from povsim.ensembles.store import Experiment, Plan
