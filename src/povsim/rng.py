@@ -89,19 +89,9 @@ class Streams:
         keys
             One tuple of non-negative integer keys per generator.
         """
-        keys = [tuple(int(k) for k in ks) for ks in keys]
-        if not keys:
-            return []
-        out: list[np.random.Generator | None] = [None] * len(keys)
-        by_len: dict[int, list[int]] = {}
-        for i, ks in enumerate(keys):
-            by_len.setdefault(len(ks), []).append(i)
-        for idx in by_len.values():
-            spawn = [(stream_key(name),) + keys[i] for i in idx]
-            states = seed_states(self.seed, spawn)
-            for row, i in enumerate(idx):
-                out[i] = np.random.Generator(np.random.PCG64(_Seeded(states[row])))
-        return out  # type: ignore[return-value]
+        key = stream_key(name)
+        states = seed_states(self.seed, [(key,) + tuple(int(k) for k in ks) for ks in keys])
+        return [np.random.Generator(np.random.PCG64(_Seeded(st))) for st in states]
 
 
 class _Seeded(np.random.bit_generator.ISeedSequence):

@@ -270,7 +270,6 @@ def test_long_runs_are_written_as_they_arrive(tmp_path: Path,
     """A run is not held when the next one is not expected within FLUSH_SECONDS (here each
     run takes 20 s of the store's clock)."""
     import povsim.ensembles.execution as ex
-    from povsim.ensembles import execute
     from povsim.ensembles import store as st
 
     now = [0.0]
@@ -283,24 +282,26 @@ def test_long_runs_are_written_as_they_arrive(tmp_path: Path,
     monkeypatch.setattr(st, "_clock", lambda: now[0])
     monkeypatch.setattr(ex, "simulate", twenty_seconds)
     assert st.FLUSH_SECONDS < 20
-    plans, kw = _one_experiment(3)
-    out = tmp_path / "l.zarr"
-    on_disk: list[int] = []
-    rep = execute(plans, path=out, on_run=lambda d, _t: d and on_disk.append(_flags(out)), **kw)
-    assert on_disk == [1, 2, 3] and rep.computed == 3
+    assert _stored_after_each_run(tmp_path / "l.zarr") == [1, 2, 3]
 
 
 def test_a_run_waits_at_most_flush_seconds(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from povsim.ensembles import execute
     from povsim.ensembles import store as st
 
     monkeypatch.setattr(st, "FLUSH_SECONDS", 0.0)
+    assert _stored_after_each_run(tmp_path / "f.zarr") == [1, 2, 3]
+
+
+def _stored_after_each_run(out: Path) -> list[int]:
+    """Runs stored on disk after each of 3 runs finishes (all 3 stored at the end)."""
+    from povsim.ensembles import execute
+
     plans, kw = _one_experiment(3)
-    out = tmp_path / "f.zarr"
     on_disk: list[int] = []
     rep = execute(plans, path=out, on_run=lambda d, _t: d and on_disk.append(_flags(out)), **kw)
-    assert on_disk == [1, 2, 3] and rep.computed == 3
+    assert rep.computed == 3 and _flags(out) == 3
+    return on_disk
 
 
 def test_a_store_of_one_run_a_chunk_is_resumed_as_it_is(tmp_path: Path,

@@ -810,8 +810,8 @@ class EnsembleStore:
         """Take one finished run; store it with the other runs of its chunk.
 
         The run's values and checksum are computed now; they are written once every announced
-        run of the chunk (:meth:`expect`) is in, once the chunk's first run has waited
-        :data:`FLUSH_SECONDS`, or at :meth:`flush`. In each region the chunks and checksums
+        run of the chunk (:meth:`expect`) is in, when waiting for the next run would keep the
+        chunk's first run longer than :data:`FLUSH_SECONDS`, or at :meth:`flush`. In each region the chunks and checksums
         are written first, the ``done`` flags last: a run whose flag is set is complete.
 
         Returns
@@ -857,11 +857,6 @@ class EnsembleStore:
     def flush(self) -> int:
         """Write every run still held in memory; returns how many were written."""
         return sum(self._write_block(key) for key in list(self._pending))
-
-    @property
-    def pending(self) -> int:
-        """Finished runs held in memory, not yet written."""
-        return sum(len(v) for v in self._pending.values())
 
     def _flush_ready(self) -> int:
         """Write the chunks that are complete, and those whose runs would otherwise wait
