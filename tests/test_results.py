@@ -156,13 +156,22 @@ def test_write_dataset_returns_path(baseline_ds: xr.Dataset, tmp_path: Path,
 
 
 def test_stable_argsort_equals_numpy_stable_sort_with_ties_and_nans() -> None:
-    """The fast stable argsort used for income quantiles is numpy's stable permutation."""
+    """The fast stable argsort used for income quantiles is numpy's stable permutation, with
+    tie runs anywhere (adjacent runs, one run over everything, runs at the ends) and NaNs."""
     from povsim.results import _stable_argsort
 
     rng = np.random.default_rng(3)
-    for n in (1, 2, 50, 5000):
-        v = np.round(rng.normal(3000, 500, n), -2)  # many ties
-        v[rng.random(n) < 0.05] = np.nan
-        assert np.array_equal(_stable_argsort(v), np.argsort(v, kind="stable"))
-        w = rng.normal(size=n)  # no ties
-        assert np.array_equal(_stable_argsort(w), np.argsort(w, kind="stable"))
+    for n in (1, 2, 3, 50, 5000):
+        cases = [
+            np.round(rng.normal(3000, 500, n), -2),  # many ties
+            rng.normal(size=n),  # no ties
+            np.full(n, 7.0),  # one run of ties
+            rng.integers(0, 3, n).astype(np.float64),  # adjacent runs only
+        ]
+        for v in cases:
+            v[rng.random(n) < 0.05] = np.nan
+            expected = np.argsort(v, kind="stable")
+            assert np.array_equal(_stable_argsort(v), expected)
+            order, sorted_v = _stable_argsort(v, return_sorted=True)
+            assert np.array_equal(order, expected)
+            assert np.array_equal(sorted_v, v[expected], equal_nan=True)

@@ -340,33 +340,38 @@ class Recorder:
 
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
-    order = _stable_argsort(values)
-    v = values[order]
+    order, v = _stable_argsort(values, return_sorted=True)
     cw = np.cumsum(weights[order])
     cw /= cw[-1]
     return np.interp(qs, cw, v)
 
 
-def _stable_argsort(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")``, about 3× faster on floats.
+def _stable_argsort(values: np.ndarray, return_sorted: bool = False) -> Any:
+    """``np.argsort(values, kind="stable")``, about 1.5× faster on floats.
 
-    The default (vectorised quicksort) sort orders the values; tied values (households topped
-    up to the same line are common) are then put back in row order by sorting the integer key
-    ``tie group × n + row``, so the permutation is exactly the stable one.
+    The default (vectorised quicksort) sort orders the values; the rows of each run of tied
+    values (households topped up to the same line) are then put back in row order, which makes
+    the permutation exactly the stable one. Only the tied positions are sorted again (a few
+    hundred of the 40,000 of a 1:100 region), by the integer key ``tie group × n + row``.
+
+    With ``return_sorted`` the sorted values are returned too: ``(order, values[order])``.
     """
     n = values.size
     order = np.argsort(values)
     v = values[order]
     same = v[1:] == v[:-1]
     same |= np.isnan(v[1:]) & np.isnan(v[:-1])  # NaNs sort last and tie with each other
-    if not same.any():
-        return order
-    group = np.zeros(n, dtype=np.int64)
-    np.cumsum(~same, out=group[1:])
-    group *= n
-    group += order
-    group.sort()
-    return group % n
+    if same.any():
+        # a position is tied if it equals its left or its right neighbour
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] = same
+        tied[:-1] |= same
+        pos = np.flatnonzero(tied)
+        group = np.cumsum(~same[pos - 1] | (pos == 0))  # tie runs of the tied positions
+        key = group.astype(np.int64) * n + order[pos]
+        key.sort()
+        order[pos] = key % n
+    return (order, v) if return_sorted else order
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
