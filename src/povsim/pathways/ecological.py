@@ -114,8 +114,10 @@ class EcologicalPathway(Pathway):
     @staticmethod
     def _in(ctx: Context, regions: list[str]) -> np.ndarray:
         names = list(ctx.places.region_names)
-        codes = np.array([names.index(r) for r in regions if r in names], dtype=np.int64)
-        return np.isin(ctx.households.region, codes)
+        # a lookup by region code: one gather over the households (``np.isin`` sorts them)
+        inside = np.zeros(len(names), dtype=bool)
+        inside[[names.index(r) for r in regions if r in names]] = True
+        return inside[ctx.households.region]
 
     def setup(self, ctx: Context) -> None:
         comp = self.config.compensation
