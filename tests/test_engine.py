@@ -253,3 +253,33 @@ def test_a_finished_model_is_freed() -> None:
     assert again.counties[0].unique_id == first
     other = mesa.Model()
     assert mesa.Agent(other).unique_id == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_draws_at_are_the_full_draws_at_those_rows(dtype: type,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``draws_at`` (the marginal households' uniforms, drawn block by block) gives exactly
+    ``draws(...)[rows]``: rows in any order, repeated, at both ends of the table and of a
+    block, sparse (blocks) or dense (one full draw)."""
+    from _support import small
+
+    from povsim import context
+    from povsim.model import PovertyModel
+
+    monkeypatch.setattr(context, "DRAW_BLOCK", 64)  # blocks small against the test table
+    run = PovertyModel(small(), seed=5).run_state
+    n = run.households.n
+    full = run.draws("capacity.production", 2016, dtype=dtype)
+    per_block = context.DRAW_BLOCK * (2 if dtype is np.float32 else 1)
+    assert n > 8 * per_block  # the sparse rows below are drawn by blocks
+    rng = np.random.default_rng(0)
+    sparse = np.array([0, n - 1, per_block - 1, per_block, 3 * per_block + 1, 5, 5, 1])
+    for rows in (sparse, rng.permutation(n)[:20], rng.integers(0, n, n // 2),
+                 np.arange(0), np.arange(n)):
+        got = run.draws_at("capacity.production", 2016, rows=rows, dtype=dtype)
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, full[rows])
+    with pytest.raises(IndexError, match="rows must lie in"):
+        run.draws_at("capacity.production", 2016, rows=np.array([n]))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        run.draws_at("capacity.production", 2016, rows=np.array([1]), dtype=np.float16)

@@ -68,6 +68,9 @@ STATE: dict[str, str] = {
 #: (assumption: below a million rows a month's draws take a few milliseconds, less than is
 #: worth handing to a thread; the full-scale table has 7.7 million).
 PREFETCH_ROWS = 1_000_000
+#: 64-bit words of a stream drawn at a time by :meth:`RunState.draws_at` (assumption: a jump
+#: (~2 µs) costs about as much as drawing 300 words, so blocks of 256 keep either part small)
+DRAW_BLOCK = 256
 _PREFETCHER: ThreadPoolExecutor | None = None
 _PREFETCHER_LOCK = threading.Lock()
 
@@ -256,6 +259,57 @@ class RunState:
                 buf = np.empty(n, dtype=dtype)
                 self._prefetched[nxt] = _prefetcher().submit(self._draw, name, nxt[1], dtype,
                                                              buf)
+        return out
+
+    def draws_at(self, name: str, *keys: int, rows: np.ndarray,
+                 dtype: Any = np.float32) -> np.ndarray:
+        """``draws(name, *keys, dtype=dtype)[rows]``, drawing only the part of the stream that
+        holds ``rows``.
+
+        For the few households a decision needs a uniform for (the marginal households of a
+        capacity bought in part): the generator jumps (``PCG64.advance``) to each block of
+        :data:`DRAW_BLOCK` 64-bit words holding a wanted row and draws that block only. A
+        float64 uniform takes one word of the stream, a float32 uniform half of one (numpy
+        draws two from each word, low half first), so the numbers are those of the full draw.
+        Where the blocks would cover most of the table, the table is drawn whole.
+
+        Parameters
+        ----------
+        name, keys
+            The stream, as for :meth:`draws`.
+        rows
+            Household rows (any order, repeats allowed).
+        dtype
+            ``numpy.float32`` (the default) or ``numpy.float64``.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        dt = np.dtype(dtype)
+        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"draws_at draws float32 or float64 uniforms, not {dt}")
+        per_word = 2 if dt == np.dtype(np.float32) else 1
+        n = self.households.n
+        if rows.size == 0:
+            return np.zeros(0, dtype=dt)
+        if rows.min() < 0 or rows.max() >= n:
+            raise IndexError(f"rows must lie in 0..{n - 1}")
+        block = rows // (per_word * DRAW_BLOCK)
+        touched = np.unique(block)
+        if touched.size * per_word * DRAW_BLOCK * 2 >= n:
+            return self._draw(name, tuple(int(k) for k in keys), dt)[rows]
+        bitgen = self.streams.get(name, *keys).bit_generator
+        gen = np.random.Generator(bitgen)
+        out = np.empty(rows.size, dtype=dt)
+        by_block = np.argsort(block, kind="stable")
+        cuts = np.searchsorted(block[by_block], touched, side="right").tolist()
+        at_word = lo = 0
+        for b, hi in zip(touched.tolist(), cuts):
+            start = b * DRAW_BLOCK
+            bitgen.advance(start - at_word)
+            vals = gen.random(per_word * DRAW_BLOCK, dtype=dt)
+            at_word = start + DRAW_BLOCK
+            mine = by_block[lo:hi]
+            out[mine] = vals[rows[mine] - per_word * start]
+            lo = hi
         return out
 
     def _draw(self, name: str, keys: tuple[int, ...], dtype: Any,
@@ -500,6 +554,12 @@ class Context:
         """One uniform per household for process ``name`` at ``keys`` (common random numbers)."""
         return self._run.draws(name, *keys, dtype=dtype)
 
+    def draws_at(self, name: str, *keys: int, rows: np.ndarray,
+                 dtype: Any = np.float32) -> np.ndarray:
+        """``draws(name, *keys)[rows]`` for a few rows, without drawing the whole table (see
+        :meth:`RunState.draws_at`)."""
+        return self._run.draws_at(name, *keys, rows=rows, dtype=dtype)
+
     def county_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Per-county sums of one value per household (simulated units).
 
@@ -659,8 +719,12 @@ class Context:
                          hard_cap=cap, left=left)
         self.bound(res.binding)
         share = res.share[item]
-        u = run.draws(f"capacity.{self.name}", run.year)[idx]
-        chosen = (share >= 1.0) | (u < share)
+        chosen = share >= 1.0
+        # only the households of an item bought in part need their uniform
+        part = np.flatnonzero((share > 0.0) & ~chosen)
+        if part.size:
+            u = run.draws_at(f"capacity.{self.name}", run.year, rows=idx[part])
+            chosen[part] = u < share[part]
         return self._settle(county, chosen, res, cap, credit)
 
     def _settle(self, county: np.ndarray, chosen: np.ndarray, res: Any, cap: np.ndarray | None,
