@@ -35,7 +35,8 @@ class DisasterShock(Component):
 
     modifies = ("house_damage", "income_ytd", "loss_ytd")
     reads = ("farm_base", "wage_base", "transitory")
-    #: ``houses_broken(idx, month) -> (aided, recovery_months)`` and
+    #: ``houses_broken(idx, month) -> (aided, recovery_months)`` (the broken houses of all the
+    #: counties one hazard or replayed event strikes in a month, by row) and
     #: ``rebuild_pending(idx) -> waits for aid`` (answered by reconstruction)
     emits = ("houses_broken", "rebuild_pending")
     #: the common checks (povsim.testing): a replayed event to add
@@ -86,53 +87,70 @@ class DisasterShock(Component):
                 continue
             p = np.array([hz.annual_probability.get(r, 0.0) for r in P.region_names])
             p_month = p[P.county_region] / len(hz.months)
-            for c in np.flatnonzero(u[h] < p_month):
-                self._strike(ctx, month, int(c), h, hz.share_of_villages, hz.destroyed,
-                             hz.damaged, hz.income_loss)
+            self._strike(ctx, month, np.flatnonzero(u[h] < p_month).tolist(), h,
+                         hz.share_of_villages, hz.destroyed, hz.damaged, hz.income_loss)
         for ev, counties in self.events:
             if ev.year == year and ev.month == moy:
                 h = HAZARDS.index(ev.kind)
-                for c in counties:
-                    self._strike(ctx, month, c, h, ev.share_of_villages, ev.destroyed,
-                                 ev.damaged, ev.income_loss)
+                self._strike(ctx, month, counties, h, ev.share_of_villages, ev.destroyed,
+                             ev.damaged, ev.income_loss)
 
-    def _strike(self, ctx: Context, month: int, c: int, h: int, share: float,
+    def _strike(self, ctx: Context, month: int, counties: list[int], h: int, share: float,
                 p_destroyed: float, p_damaged: float, income_loss: float) -> None:
+        """Strike ``counties`` (ascending) with hazard ``h`` (or a replayed event) this month.
+
+        Each county's hit villages and damage come from its own streams (keyed by the month,
+        the county and the hazard); the broken houses of all the counties struck are then
+        raised in one ``houses_broken`` event (aid is rationed county by county, so this is
+        what one event per county would give, with one rationing instead of many).
+        """
         P = ctx.places
         hh = ctx.households
-        villages = np.flatnonzero(P.village_county == c)
-        if villages.size == 0:
+        struck: list[int] = []
+        rows: list[np.ndarray] = []
+        levels: list[np.ndarray] = []
+        for c in counties:
+            villages = np.flatnonzero(P.village_county == c)
+            if villages.size == 0:
+                continue
+            uv = ctx.streams.get("disaster.villages", month, c, h).random(villages.size)
+            hit_v = villages[uv < share]
+            if hit_v.size == 0:
+                continue
+            sl = P.county_slice(c)
+            ud = ctx.streams.get("disaster.damage", month, c, h).random(sl.stop - sl.start)
+            in_hit = np.isin(hh.village[sl], hit_v)
+            ud = ud[in_hit]
+            destroyed = ud < p_destroyed
+            damaged = (~destroyed) & (ud < p_destroyed + p_damaged)
+            struck.append(c)
+            rows.append(np.flatnonzero(in_hit) + sl.start)
+            levels.append(np.where(destroyed, 2, np.where(damaged, 1, 0)).astype(np.int8))
+        if not struck:
             return
-        uv = ctx.streams.get("disaster.villages", month, c, h).random(villages.size)
-        hit_v = villages[uv < share]
-        if hit_v.size == 0:
-            return
-        sl = P.county_slice(c)
-        ud = ctx.streams.get("disaster.damage", month, c, h).random(sl.stop - sl.start)
-        in_hit = np.isin(hh.village[sl], hit_v)
-        idx = np.flatnonzero(in_hit) + sl.start
-        ud = ud[in_hit]
-        destroyed = ud < p_destroyed
-        damaged = (~destroyed) & (ud < p_destroyed + p_damaged)
-        level = np.where(destroyed, 2, np.where(damaged, 1, 0)).astype(np.int8)
+        idx = np.concatenate(rows)
+        level = np.concatenate(levels)
+        county = np.repeat(np.array(struck, dtype=np.intp), [r.size for r in rows])
         hh.house_damage[idx] = np.maximum(hh.house_damage[idx], level)
-        broken = idx[level > 0]
+        is_broken = level > 0
+        broken = idx[is_broken]
         aided = np.zeros(idx.size, dtype=bool)
         recovery = 0
         answer = ctx.emit("houses_broken", broken, month) if broken.size else None
         if answer is not None:
             got, recovery = answer
-            aided[level > 0] = got
+            aided[is_broken] = got
         months = np.where(aided, recovery, self.config.income_loss_months)
         local = (hh.farm_base[idx].astype(np.float64)
                  + self.config.local_wage_share * hh.wage_base[idx]
                  ) * hh.transitory[idx]
         hh.income_ytd[idx] -= local * income_loss * months / 12.0
         w = ctx.weight
-        self.hit_households[c, h] += idx.size * w
-        self.county_events[c, h] += 1
-        self.destroyed[c] += destroyed.sum() * w
-        self.damaged[c] += damaged.sum() * w
+        C = P.n_counties
+        self.hit_households[:, h] += np.bincount(county, minlength=C) * w
+        self.county_events[struck, h] += 1
+        self.destroyed += np.bincount(county[level == 2], minlength=C) * w
+        self.damaged += np.bincount(county[level == 1], minlength=C) * w
 
     def end_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households
