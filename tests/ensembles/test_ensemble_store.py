@@ -156,7 +156,7 @@ def test_compare_file_outputs(suffix: str, tmp_path: Path) -> None:
     else:
         import pandas as pd
 
-        table = pd.read_csv(out)
+        table = pd.read_csv(out, low_memory=False)  # as docs/outputs.md says
         assert {"variable", "scenario", "replicate", "year", "value", "units"} <= set(table)
         rows = table[(table["variable"] == "registered_poor") & (table["year"] == 2020)]
         assert rows["value"].sum() == pytest.approx(
