@@ -283,3 +283,27 @@ def test_draws_at_are_the_full_draws_at_those_rows(dtype: type,
         run.draws_at("capacity.production", 2016, rows=np.array([n]))
     with pytest.raises(ValueError, match="float32 or float64"):
         run.draws_at("capacity.production", 2016, rows=np.array([1]), dtype=np.float16)
+
+
+def test_year_decisions_are_read_only_in_their_year() -> None:
+    """Production keeps this year's track and loan decisions and asset income this year's
+    reach (flags, not a year of float32 uniforms): asking them for another year is an error,
+    not last January's draws silently reused."""
+    from _support import small
+
+    from povsim.model import PovertyModel
+
+    model = PovertyModel(small(), seed=5)
+    model.step()  # January: start_year and the planning of the first year
+    run = model.run_state
+    year = run.year
+    prod = model.pathways["production"]
+    rows = np.arange(10)
+    assert prod._loan(rows, year).dtype == np.bool_
+    with pytest.raises(RuntimeError, match="loans asked for"):
+        prod._loan(rows, year + 1)
+    asset = model.pathways["asset_income"]
+    ctx = run.contexts["asset_income"]
+    assert asset.eligible(ctx, year).shape == (model.households.n,)
+    with pytest.raises(RuntimeError, match="eligibility asked for"):
+        asset.eligible(ctx, year + 1)

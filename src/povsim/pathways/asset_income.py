@@ -98,8 +98,10 @@ class AssetIncomePathway(Pathway):
         if not self.enabled:
             return
         hh = ctx.households
-        #: whether a scheme reaches the household: the same uniform every year
-        self._reach = ctx.draws("asset_income.takeup")
+        #: whether a scheme reaches the household this year: the same uniform every year,
+        #: against this year's take-up (only the flag is kept)
+        self._year = year
+        self._reached = ctx.draws("asset_income.takeup") < at(self.config.takeup, year)
         paying = np.flatnonzero(hh.asset_status == PAYING)
         if paying.size:
             u = ctx.draws("asset_income.failure", year)[paying]
@@ -113,7 +115,9 @@ class AssetIncomePathway(Pathway):
         ``entrusted`` (households without labour get entrusted funds)."""
         hh = ctx.households
         mask = hh.registered & (hh.asset_status == NEVER)
-        mask &= self._reach < at(self.config.takeup, year)
+        if year != self._year:
+            raise RuntimeError(f"asset_income: eligibility asked for {year} in {self._year}")
+        mask &= self._reached
         if not self.config.entrusted:
             mask &= hh.n_labour > 0
         return mask

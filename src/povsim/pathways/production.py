@@ -45,8 +45,14 @@ class ProductionPathway(Pathway):
     reads = ("registered", "n_labour", "pc_assessed")
 
     def start_year(self, ctx: Context, year: int) -> None:
-        self._u_track = ctx.draws("production.track", year)
-        self._u_loan = ctx.draws("production.loan", year)
+        # this year's draws decide the track and the loan wish of every household; only the
+        # decisions are kept (a flag, not a float32 uniform, per household for the year)
+        mc = self.config.microcredit
+        self._year = year
+        self._transfer = (ctx.draws("production.track", year)
+                          < self.config.employment.share)
+        self._wants_loan = (ctx.draws("production.loan", year) < at(mc.takeup, year)
+                            if mc.enabled else None)
 
     def eligible(self, ctx: Context, year: int) -> np.ndarray:
         """Registered households with labour, not waiting for an effect; served again in a
@@ -56,13 +62,14 @@ class ProductionPathway(Pathway):
         return hh.registered & (hh.n_labour > 0) & ((hh.prod_status == 0) | again)
 
     def _employment(self, idx: np.ndarray) -> np.ndarray:
-        return self._u_track[idx] < self.config.employment.share
+        return self._transfer[idx]
 
     def _loan(self, idx: np.ndarray, year: int) -> np.ndarray:
-        mc = self.config.microcredit
-        if not mc.enabled:
+        if self._wants_loan is None:
             return np.zeros(len(idx), dtype=bool)
-        return self._u_loan[idx] < at(mc.takeup, year)
+        if year != self._year:
+            raise RuntimeError(f"production: loans asked for {year} in {self._year}")
+        return self._wants_loan[idx]
 
     def cost(self, ctx: Context, idx: np.ndarray, year: int) -> np.ndarray:
         cfg = self.config
