@@ -122,6 +122,48 @@ def test_population_deterministic_and_seeded() -> None:
         a.households.initial_pc_income, c.households.initial_pc_income)
 
 
+def test_population_drawn_in_threads_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large populations are drawn block by block in several threads: the table is the same
+    as one thread's, whatever order the blocks finish in."""
+    import threading
+
+    from povsim.population import synthesis
+
+    monkeypatch.setattr(synthesis, "CACHE_BYTES", 0)  # build both, never hand back a copy
+    monkeypatch.setattr(synthesis, "_BLOCK_ROWS", 256)  # many blocks in a small population
+    drawn_in: set[str] = set()
+    draw = synthesis._draw_group
+
+    def recording(*args: object) -> dict:
+        drawn_in.add(threading.current_thread().name)
+        return draw(*args)
+
+    monkeypatch.setattr(synthesis, "_draw_group", recording)
+    monkeypatch.setattr(synthesis, "_synthesis_threads", lambda n: 1)
+    one = population(200, 11)
+    assert drawn_in == {threading.current_thread().name}
+    drawn_in.clear()
+    monkeypatch.setattr(synthesis, "_synthesis_threads", lambda n: 3)
+    three = population(200, 11)
+    assert len(drawn_in) > 1 and all(t.startswith("povsim-population") for t in drawn_in)
+    assert one.households.n == three.households.n > 20 * 256
+    for name in one.households.columns:
+        np.testing.assert_array_equal(one.households[name], three.households[name],
+                                      err_msg=name)
+
+    def failing(*args: object) -> dict:
+        if args[1].key == (5, 0):
+            raise ValueError("group (5, 0) failed")
+        return draw(*args)
+
+    monkeypatch.setattr(synthesis, "_draw_group", failing)
+    with pytest.raises(ValueError, match=r"group \(5, 0\) failed"):
+        population(200, 11)  # a block's error reaches the caller; later blocks are cancelled
+    monkeypatch.undo()
+    assert synthesis._synthesis_threads(synthesis.THREADED_FROM - 1) == 1
+    assert synthesis._synthesis_threads(synthesis.THREADED_FROM) >= 1
+
+
 def test_policy_does_not_change_population() -> None:
     """Budget and pathway settings leave the synthetic population unchanged (common random
     numbers)."""

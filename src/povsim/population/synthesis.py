@@ -384,22 +384,18 @@ def _build(scn: Scenario, streams: Streams, tables: InputTables) -> SyntheticPop
                                 regions.get("hazard_zone_share", region), rng_size,
                                 tuple(o[gi] for o in others)))
 
-    # pass 2: draw each group's households into the columns
+    # pass 2: draw each block of groups' households into the columns
     n_total = sum(p.n for p in plans)
     cols = {name: np.empty(n_total, dtype=dtype)
             for name, dtype, _, _ in COLUMNS if name not in _DERIVED}
+
+    def fill(start: int, stop: int, members: list[_GroupPlan]) -> None:
+        for name, values in _derive(scn, [_draw_group(scn, p) for p in members]).items():
+            cols[name][start:stop] = values
+
+    _run_blocks(fill, _blocks(plans), threads=_synthesis_threads(n_total))
     village_rows: list[tuple[int, bool, float, int]] = []  # county, poor, weight, n_households
-    start = 0
-    block: list[dict[str, Any]] = []
-    block_rows = 0
-    for i, plan in enumerate(plans):
-        block.append(_draw_group(scn, plan))
-        block_rows += plan.n
-        if block_rows >= _BLOCK_ROWS or i == len(plans) - 1:
-            stop = start + block_rows
-            for name, values in _derive(scn, block).items():
-                cols[name][start:stop] = values
-            start, block, block_rows = stop, [], 0
+    for plan in plans:
         # villages: split the group's households evenly over its simulated villages
         g, n, m = plan.group, plan.n, plan.group.sim_villages
         counts = np.full(m, n // m)
@@ -483,6 +479,64 @@ def hazard_probability(share: float | np.ndarray, disaster_share: float, disaste
 #: is about five blocks) while the temporaries stay of a group's size, as before: with 1 Mi-row
 #: blocks the ~200 MB of block temporaries raised the run's peak memory at 1:2 by ~17 MiB)
 _BLOCK_ROWS = 1 << 14
+
+
+#: Households from which the blocks of pass 2 are drawn in several threads (assumption: numpy's
+#: generators and ufuncs release the interpreter lock, so two threads draw a full-scale
+#: population's groups nearly twice as fast; below ~a million rows a run is small and a sweep's
+#: workers already use every core, so threads would only compete)
+THREADED_FROM = 1 << 20
+
+
+def _synthesis_threads(n_rows: int) -> int:
+    """Threads drawing the population: 1 below :data:`THREADED_FROM` rows, else the cores this
+    process may use (at most 4)."""
+    if n_rows < THREADED_FROM:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _blocks(plans: list[_GroupPlan]) -> list[tuple[int, int, list[_GroupPlan]]]:
+    """Consecutive groups in blocks of at least :data:`_BLOCK_ROWS` rows (the last may be
+    smaller): ``(first row, end row, groups)``."""
+    out: list[tuple[int, int, list[_GroupPlan]]] = []
+    start = rows = 0
+    members: list[_GroupPlan] = []
+    for i, plan in enumerate(plans):
+        members.append(plan)
+        rows += plan.n
+        if rows >= _BLOCK_ROWS or i == len(plans) - 1:
+            out.append((start, start + rows, members))
+            start, rows, members = start + rows, 0, []
+    return out
+
+
+def _run_blocks(fill: Any, blocks: list[tuple[int, int, list[_GroupPlan]]],
+                threads: int) -> None:
+    """Call ``fill(start, stop, groups)`` for every block, in ``threads`` threads.
+
+    Each block draws only from its own groups' streams and writes only its own rows, so the
+    columns are the same whatever the number of threads and the order the blocks finish in.
+    An error or Ctrl-C cancels the blocks not yet started.
+    """
+    if threads <= 1 or len(blocks) <= 1:
+        for block in blocks:
+            fill(*block)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="povsim-population")
+    try:
+        for future in [pool.submit(fill, *block) for block in blocks]:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _draw_group(scn: Scenario, plan: _GroupPlan) -> dict[str, np.ndarray]:
