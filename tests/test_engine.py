@@ -307,3 +307,39 @@ def test_year_decisions_are_read_only_in_their_year() -> None:
     assert asset.eligible(ctx, year).shape == (model.households.n,)
     with pytest.raises(RuntimeError, match="eligibility asked for"):
         asset.eligible(ctx, year + 1)
+
+
+def test_monthly_reads_in_helper_threads_give_the_same_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a large table the attribution's monthly reads of povsim's own pathways run in
+    helper threads (``RunState.call_each``); the run is the same as read in order, and a
+    checked run reads in order."""
+    import threading
+
+    from _support import small
+
+    from povsim import context
+    from povsim.model import PovertyModel
+
+    def run(parallel: bool, checked: bool = False) -> tuple[xr.Dataset, set[str]]:
+        monkeypatch.setattr(context, "PARALLEL_ROWS", 0 if parallel else 1 << 62)
+        threads: set[str] = set()
+        call = context.RunState.call
+
+        def recording(self: context.RunState, comp: object, method: str, *args: object) -> object:
+            if method in ("income_at", "housing_secured"):
+                threads.add(threading.current_thread().name)
+            return call(self, comp, method, *args)
+
+        monkeypatch.setattr(context.RunState, "call", recording)
+        ds = PovertyModel(small(), seed=5, checked=checked).run(progress=False)
+        monkeypatch.setattr(context.RunState, "call", call)
+        return ds, threads
+
+    in_order, t_order = run(False)
+    threaded, t_threaded = run(True)
+    assert t_order == {threading.current_thread().name}
+    assert any(t.startswith("povsim-helper") for t in t_threaded)
+    xr.testing.assert_equal(in_order, threaded)  # values and coordinates (attrs: times)
+    _, t_checked = run(True, checked=True)
+    assert t_checked == {threading.current_thread().name}

@@ -88,14 +88,24 @@ class Attribution:
             self.ytd = {p.name: np.zeros(self.rows.size) for p in self._income}
             self.seen = {p.name: np.zeros(self.rows.size, dtype=bool) for p in self._housing}
         rows = self.rows
-        for pw in self._income:
-            flow = run.call(pw, "income_at", rows)
-            if flow is not None:
-                self.ytd[pw.name] += flow / 12.0
-        for pw in self._housing:
-            got = run.call(pw, "housing_secured")
-            if got is not None:
-                self.seen[pw.name] |= np.asarray(got)[rows]
+
+        def add_income(name: str) -> Any:
+            def then(flow: Any) -> None:
+                if flow is not None:
+                    self.ytd[name] += flow / 12.0
+            return then
+
+        def add_housing(name: str) -> Any:
+            def then(got: Any) -> None:
+                if got is not None:
+                    self.seen[name] |= np.asarray(got)[rows]
+            return then
+
+        # independent reads, each adding to its own pathway's total (in helper threads for
+        # povsim's own pathways in a large table: the same sums in the same order per pathway)
+        run.call_each(
+            [(pw, "income_at", (rows,), add_income(pw.name)) for pw in self._income]
+            + [(pw, "housing_secured", (), add_housing(pw.name)) for pw in self._housing])
 
     def attribute(self) -> np.ndarray:
         """Attribute this year's exits (after the assessment): persons by region × label.
