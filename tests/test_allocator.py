@@ -24,11 +24,13 @@ def test_nested_blocks_restore_once(monkeypatch: pytest.MonkeyPatch) -> None:
     with allocator.large_arrays():
         with allocator.large_arrays():
             pass
-        assert [c[0] for c in calls] == ["mallopt"] * 3  # applied once, not restored yet
+        assert [c[0] for c in calls] == ["mallopt"] * 4  # applied once, not restored yet
     assert ("mallopt", allocator._M_MMAP_MAX, 0) in calls
-    assert calls[-4:] == [("mallopt", allocator._M_MMAP_MAX, allocator._DEFAULT_MMAP_MAX),
+    assert ("mallopt", allocator._M_ARENA_MAX, 1) in calls  # helper threads share the heap
+    assert calls[-5:] == [("mallopt", allocator._M_MMAP_MAX, allocator._DEFAULT_MMAP_MAX),
                           ("mallopt", allocator._M_TRIM_THRESHOLD, allocator._DEFAULT_TRIM),
                           ("mallopt", allocator._M_TOP_PAD, allocator._DEFAULT_TOP_PAD),
+                          ("mallopt", allocator._M_ARENA_MAX, allocator._DEFAULT_ARENAS),
                           ("trim", 0, 0)]
     assert allocator._depth == 0
 
@@ -47,8 +49,8 @@ def test_restored_after_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(allocator, "_libc", lambda: FakeLibc())
     with pytest.raises(KeyboardInterrupt), allocator.large_arrays():
         raise KeyboardInterrupt
-    assert seen[-3:] == [allocator._DEFAULT_MMAP_MAX, allocator._DEFAULT_TRIM,
-                         allocator._DEFAULT_TOP_PAD]
+    assert seen[-4:] == [allocator._DEFAULT_MMAP_MAX, allocator._DEFAULT_TRIM,
+                         allocator._DEFAULT_TOP_PAD, allocator._DEFAULT_ARENAS]
     assert allocator._depth == 0
 
 
