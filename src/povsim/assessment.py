@@ -79,6 +79,7 @@ class Attribution:
         self.ytd: dict[str, np.ndarray] = {}
         self.seen: dict[str, np.ndarray] = {}
         self.last: np.ndarray | None = None
+        self._reads: list[Any] = []
 
     def after_month(self, month: int) -> None:
         """Add this month's income flows and housing effects (call after incomes accrue)."""
@@ -87,25 +88,26 @@ class Attribution:
             self.rows = np.flatnonzero(run.households.registered)
             self.ytd = {p.name: np.zeros(self.rows.size) for p in self._income}
             self.seen = {p.name: np.zeros(self.rows.size, dtype=bool) for p in self._housing}
-        rows = self.rows
+            # the year's reads: independent, each adding to its own pathway's total (in
+            # helper threads for povsim's own pathways in a large table; the same sums)
+            self._reads = (
+                [(pw, "income_at", (self.rows,), self._add_income(pw.name))
+                 for pw in self._income]
+                + [(pw, "housing_secured", (), self._add_housing(pw.name))
+                   for pw in self._housing])
+        run.call_each(self._reads)
 
-        def add_income(name: str) -> Any:
-            def then(flow: Any) -> None:
-                if flow is not None:
-                    self.ytd[name] += flow / 12.0
-            return then
+    def _add_income(self, name: str) -> Any:
+        def then(flow: Any) -> None:
+            if flow is not None:
+                self.ytd[name] += flow / 12.0
+        return then
 
-        def add_housing(name: str) -> Any:
-            def then(got: Any) -> None:
-                if got is not None:
-                    self.seen[name] |= np.asarray(got)[rows]
-            return then
-
-        # independent reads, each adding to its own pathway's total (in helper threads for
-        # povsim's own pathways in a large table: the same sums in the same order per pathway)
-        run.call_each(
-            [(pw, "income_at", (rows,), add_income(pw.name)) for pw in self._income]
-            + [(pw, "housing_secured", (), add_housing(pw.name)) for pw in self._housing])
+    def _add_housing(self, name: str) -> Any:
+        def then(got: Any) -> None:
+            if got is not None:
+                self.seen[name] |= np.asarray(got)[self.rows]
+        return then
 
     def attribute(self) -> np.ndarray:
         """Attribute this year's exits (after the assessment): persons by region × label.

@@ -34,6 +34,7 @@ from povsim.budget import Ledger, Rationed, combine_binding, priority_order, rat
 from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
+from povsim.kernels import helper_threads
 from povsim.population.places import Places
 from povsim.rng import Streams
 
@@ -94,15 +95,11 @@ _HELPERS: ThreadPoolExecutor | None = None
 
 def _helpers() -> ThreadPoolExecutor:
     """The process's helper threads for independent reads of a large table (created when
-    first used; as many as the cores this process may use, at most 4)."""
+    first used; :func:`povsim.kernels.helper_threads` of them)."""
     global _HELPERS
     with _PREFETCHER_LOCK:
         if _HELPERS is None:
-            try:
-                cores = len(os.sched_getaffinity(0))
-            except AttributeError:  # pragma: no cover - not on Linux
-                cores = os.cpu_count() or 1
-            _HELPERS = ThreadPoolExecutor(max_workers=max(1, min(4, cores)),
+            _HELPERS = ThreadPoolExecutor(max_workers=helper_threads(),
                                           thread_name_prefix="povsim-helper")
         return _HELPERS
 
@@ -377,8 +374,10 @@ class RunState:
             for comp, method, args, then in tasks:
                 then(self.call(comp, method, *args))
             return
-        ours = [t for t in tasks if type(t[0]).__module__.startswith("povsim.")]
-        theirs = [t for t in tasks if not type(t[0]).__module__.startswith("povsim.")]
+        ours: list[tuple[Any, str, tuple[Any, ...], Any]] = []
+        theirs: list[tuple[Any, str, tuple[Any, ...], Any]] = []
+        for t in tasks:
+            (ours if type(t[0]).__module__.startswith("povsim.") else theirs).append(t)
 
         def run(task: tuple[Any, str, tuple[Any, ...], Any]) -> None:
             comp, method, args, then = task

@@ -27,6 +27,21 @@ __all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "segment_sums_float", "s
            "use_compiled"]
 
 
+#: most threads a pass over a large table uses (assumption: the passes are memory-bound; beyond
+#: a few threads they share the memory bandwidth rather than add to it)
+MAX_HELPER_THREADS = 4
+
+
+def helper_threads() -> int:
+    """Threads a pass over a large table may use: the cores this process may run on (its CPU
+    affinity), at most :data:`MAX_HELPER_THREADS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_HELPER_THREADS, cores))
+
+
 #: arrays with at least this many rows use the compiled kernels (assumption: where Numba's
 #: one-off import cost is small against the run; 1:7 has ~1.09 M households)
 COMPILED_FROM = 1 << 20

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from povsim.households import CAUSES, Households
+from povsim.kernels import helper_threads
 from povsim.population.data import InputTables, check_inputs, resolve_data_path
 from povsim.population.places import Places
 from povsim.rng import Streams
@@ -489,15 +490,9 @@ THREADED_FROM = 1 << 20
 
 
 def _synthesis_threads(n_rows: int) -> int:
-    """Threads drawing the population: 1 below :data:`THREADED_FROM` rows, else the cores this
-    process may use (at most 4)."""
-    if n_rows < THREADED_FROM:
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    """Threads drawing the population: 1 below :data:`THREADED_FROM` rows, else
+    :func:`povsim.kernels.helper_threads`."""
+    return 1 if n_rows < THREADED_FROM else helper_threads()
 
 
 def _blocks(plans: list[_GroupPlan]) -> list[tuple[int, int, list[_GroupPlan]]]:
