@@ -287,3 +287,51 @@ def test_results_unaffected_by_an_unused_registration(baseline_ds: xr.Dataset) -
     finally:
         unregister("pathway", "cash_grant")
     xr.testing.assert_identical(ds, baseline_ds)
+
+
+class CashGrantByColumn(CashGrant):
+    """The same grant with its income declared as a column instead of ``income``."""
+
+    income_columns: ClassVar[tuple[tuple[str, float], ...]] = (("grant_yearly", 1),)
+    income = povsim.Component.income  # type: ignore[assignment]
+
+
+class ColumnAndIncome(CashGrant):
+    """Declares ``income_columns`` and keeps its own ``income``: the two could disagree."""
+
+    income_columns: ClassVar[tuple[tuple[str, float], ...]] = (("grant_yearly", 1),)
+
+
+class IncomeOfAStrangersColumn(CashGrantByColumn):
+    """An income from a column it does not declare."""
+
+    income_columns: ClassVar[tuple[tuple[str, float], ...]] = (("prod_gain", 1),)
+
+
+class IncomeWithBadSign(CashGrantByColumn):
+    income_columns: ClassVar[tuple[tuple[str, float], ...]] = (("grant_yearly", -1),)
+
+
+def test_income_declared_as_columns_is_paid_as_income(registered: None) -> None:
+    """A pathway declaring ``income_columns`` gives the run of one overriding ``income`` with
+    the same flow, bit for bit (incomes, exits, attribution)."""
+    scn = scenario_from_yaml_string(YAML)
+    plain = povsim.run(scn, seed=4)
+    povsim.register_pathway("cash_grant", CashGrantConfig, CashGrantByColumn, replace=True)
+    by_column = povsim.run(scn, seed=4)
+    assert float(plain["exits_by_pathway"].sel(attribution="cash_grant").sum()) > 0
+    for name in plain.variables:
+        xr.testing.assert_identical(plain[name], by_column[name])
+
+
+@pytest.mark.parametrize("cls, words", [
+    (ColumnAndIncome, "declare one or the other"),
+    (IncomeOfAStrangersColumn, "'prod_gain' is not a household column it owns"),
+    (IncomeWithBadSign, "sign +1 or -1, the first +1"),
+])
+def test_bad_income_columns_refused(registered: None, cls: type, words: str) -> None:
+    """A bad ``income_columns`` declaration: ModelBuildError naming the component."""
+    povsim.register_pathway("cash_grant", CashGrantConfig, cls, replace=True)
+    with pytest.raises(povsim.ModelBuildError, match="cash_grant") as info:
+        povsim.PovertyModel(scenario_from_yaml_string(YAML))
+    assert words in str(info.value)

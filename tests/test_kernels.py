@@ -52,6 +52,48 @@ def test_segment_int_sums_are_exact(seed: int, n: int, k: int, dtype: str) -> No
     np.testing.assert_array_equal(compiled, want)
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300),
+       dtypes=st.lists(st.sampled_from(["float64", "float32"]), min_size=1, max_size=2),
+       minus=st.booleans(), divisor=st.sampled_from([None, 12.0, 3.0]),
+       some_rows=st.booleans())
+def test_add_columns_equals_the_numpy_expression(seed: int, n: int, dtypes: list[str],
+                                                 minus: bool, divisor: float | None,
+                                                 some_rows: bool) -> None:
+    """``add_columns`` adds ``(float64(c0) ± float64(c1)) / divisor`` bit for bit as NumPy's
+    expression does (how the pathways' incomes were written), compiled or not."""
+    rng = np.random.default_rng(seed)
+    cols = [(rng.lognormal(5, 2, n) * (rng.random(n) < .6)).astype(d) for d in dtypes]
+    signs = [1.0] + [-1.0 if minus else 1.0] * (len(cols) - 1)
+    rows = np.flatnonzero(rng.random(n) < .5) if some_rows else None
+    sel = slice(None) if rows is None else rows
+    flow = cols[0][sel].astype(np.float64)
+    if len(cols) == 2:
+        flow = flow - cols[1][sel].astype(np.float64) if minus \
+            else flow + cols[1][sel].astype(np.float64)
+    start = rng.normal(size=flow.size) * 100
+    want = start + (flow if divisor is None else flow / divisor)
+    got = start.copy()
+    kernels.add_columns(got, cols, signs, rows, divisor)
+    np.testing.assert_array_equal(got, want)
+    # the compiled loops, called directly
+    div = 1.0 if divisor is None else divisor
+    got = start.copy()
+    args = [kernels._plain(c) for c in cols]
+    name = ("add1" if len(cols) == 1 else "add2") + ("_all" if rows is None else "")
+    extra = [signs[1]] if len(cols) == 2 else []
+    head = [got, div] if rows is None else [got, rows.astype(np.int64), div]
+    kernels._kernel(name)(*head, *args, *extra)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_add_columns_refuses_bad_signs() -> None:
+    with pytest.raises(ValueError, match="first"):
+        kernels.add_columns(np.zeros(2), [np.ones(2)], [-1.0])
+    with pytest.raises(ValueError, match="signs"):
+        kernels.add_columns(np.zeros(2), [np.ones(2), np.ones(2)], [1.0, 2.0])
+
+
 def test_float_sums_add_in_row_order() -> None:
     """1e16 + 1 + 1 - 1e16 is 0 in row order (pairwise or reordered sums give 2)."""
     values = np.array([1e16, 1.0, 1.0, -1e16])
@@ -97,7 +139,8 @@ def test_povsim_no_numba_keeps_large_tables_on_numpy(monkeypatch: pytest.MonkeyP
 
 def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every compiled path (sums, the illness and medical-aid updates, the allocator),
+    """Every compiled path (sums, the incomes declared as columns, the illness and
+    medical-aid updates, the allocator),
     forced on a small run, gives the Dataset of the NumPy run bit for bit."""
     import xarray as xr
 
@@ -119,7 +162,7 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
 
     monkeypatch.setattr(kernels.LazyKernel, "__call__", record)
     compiled = povsim.run(scn, seed=3)
-    assert {"seg_float", "seg_int"} <= set(calls)
+    assert {"seg_float", "seg_int", "add1", "add2", "add1_all", "add2_all"} <= set(calls)
     assert {"_apply_stays_loop", "_aid_loop", "_pay_loop"} <= set(fused)
     for name in plain.variables:
         xr.testing.assert_identical(plain[name], compiled[name])

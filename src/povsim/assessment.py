@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from povsim.components import Component
 from povsim.context import RunState
 from povsim.exits import exit_threshold
 from povsim.pathways.base import Pathway
@@ -66,7 +65,7 @@ class Attribution:
         self.run = run
         self.pathways = list(pathways)
         self.labels = [p.name for p in self.pathways] + list(EXTRA_ATTRIBUTION)
-        self._income = [p for p in self.pathways if type(p).income is not Component.income]
+        self._income = [p for p in self.pathways if p.has_income]
         self._relief = [p for p in self.pathways if type(p).relief is not Pathway.relief]
         self._removing = [p for p in self.pathways if type(p).removed is not Pathway.removed]
         housing = [p for p in self.pathways
@@ -91,17 +90,11 @@ class Attribution:
             # the year's reads: independent, each adding to its own pathway's total (in
             # helper threads for povsim's own pathways in a large table; the same sums)
             self._reads = (
-                [(pw, "income_at", (self.rows,), self._add_income(pw.name))
+                [(pw, run.accumulate_income, (pw, self.ytd[pw.name], self.rows, 12.0), None)
                  for pw in self._income]
                 + [(pw, "housing_secured", (), self._add_housing(pw.name))
                    for pw in self._housing])
         run.call_each(self._reads)
-
-    def _add_income(self, name: str) -> Any:
-        def then(flow: Any) -> None:
-            if flow is not None:
-                self.ytd[name] += flow / 12.0
-        return then
 
     def _add_housing(self, name: str) -> Any:
         def then(got: Any) -> None:

@@ -18,7 +18,8 @@ model. The model calls them in a fixed order:
 ``step(ctx, month)``
     once a month (shocks strike, effects begin).
 ``income(ctx)``
-    this component's yearly income flow per household (yuan/year) or ``None``.
+    this component's yearly income flow per household (yuan/year) or ``None``; a component
+    whose income is a sum of its columns declares them in ``income_columns`` instead.
 ``end_year(ctx, year)``
     after the year's income is known, before households are assessed.
 ``record(ctx, year, flows)`` and ``coords(ctx)`` (optional)
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from povsim.households import Column
+from povsim.kernels import column_sum
 
 if TYPE_CHECKING:
     from povsim.context import Context
@@ -60,6 +62,13 @@ class Component:
     emits: ClassVar[tuple[str, ...]] = ()
     #: events it answers: event name → name of the method called with ``(ctx, *args)``
     handles: ClassVar[dict[str, str]] = {}
+    #: its yearly income as a sum of household columns, ``((column, sign), ...)`` with sign
+    #: ``+1`` or ``-1`` (the first ``+1``): the income is ``float64(column_0) ± float64(
+    #: column_1) ...`` added left to right (yuan/year). Declared instead of overriding
+    #: :meth:`income`, it lets the engine add the income to the monthly incomes and the exit
+    #: attribution in one compiled pass (:func:`povsim.kernels.add_columns`); the columns must
+    #: be among those the component touches.
+    income_columns: ClassVar[tuple[tuple[str, float], ...]] = ()
 
     def __init__(self, name: str, config: Any) -> None:
         self.name = name
@@ -85,18 +94,40 @@ class Component:
         """Hook once a month (``month`` counts from 0 at the calendar start)."""
 
     def income(self, ctx: Context) -> np.ndarray | None:
-        """Yearly income this component adds to each household (yuan/year), or ``None``."""
-        return None
+        """Yearly income this component adds to each household (yuan/year), or ``None``.
 
-    def income_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray | None:
+        By default the sum of :attr:`income_columns` (``None`` if it declares none).
+        """
+        if not self.income_columns:
+            return None
+        return self.income_at(ctx, slice(None))
+
+    def income_at(self, ctx: Context, rows: Any) -> np.ndarray | None:
         """:meth:`income` of the households ``rows`` only, as float64 (or ``None``).
 
         The attribution of exits reads a pathway's income every month for the households
         registered in January only; a component whose income is a column expression overrides
-        this to compute just those rows instead of a float64 array over all households.
+        this (or declares :attr:`income_columns`) to compute just those rows instead of a
+        float64 array over all households.
         """
+        if self.income_columns:
+            cols, signs = self._income_terms(ctx)
+            if isinstance(rows, slice):
+                rows = None if rows == slice(None) else np.arange(ctx.households.n)[rows]
+            return column_sum(cols, signs, rows)
         flow = self.income(ctx)
         return None if flow is None else np.asarray(flow, dtype=np.float64)[rows]
+
+    @property
+    def has_income(self) -> bool:
+        """Whether the component adds income (declares :attr:`income_columns` or overrides
+        :meth:`income`)."""
+        return bool(self.income_columns) or type(self).income is not Component.income
+
+    def _income_terms(self, ctx: Context) -> tuple[list[np.ndarray], list[float]]:
+        hh = ctx.households
+        return ([hh[name] for name, _ in self.income_columns],
+                [float(sign) for _, sign in self.income_columns])
 
     def end_year(self, ctx: Context, year: int) -> None:
         """Hook at the end of ``year`` after incomes are known, before assessment."""

@@ -34,7 +34,7 @@ from povsim.budget import Ledger, Rationed, combine_binding, priority_order, rat
 from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
-from povsim.kernels import helper_threads
+from povsim.kernels import add_columns, helper_threads
 from povsim.population.places import Places
 from povsim.rng import Streams
 
@@ -360,8 +360,12 @@ class RunState:
                     )
                 self.handlers[event] = (comp, method)
 
-    def call_each(self, tasks: list[tuple[Any, str, tuple[Any, ...], Any]]) -> None:
+    def call_each(self, tasks: list[tuple[Any, Any, tuple[Any, ...], Any]]) -> None:
         """For each ``(comp, method, args, then)``: ``then(self.call(comp, method, *args))``.
+
+        ``method`` is the name of one of ``comp``'s methods, or an engine function working for
+        ``comp`` (:meth:`accumulate_income`), called as ``method(*args)``; ``then`` may be
+        ``None`` (the call's own effect is what counts).
 
         The tasks must be independent: each reads the table and ``then`` writes only its own
         result (the attribution's monthly income reads). In a large table
@@ -371,26 +375,51 @@ class RunState:
         either way.
         """
         if self.checked or self.households.n < PARALLEL_ROWS or len(tasks) < 2:
-            for comp, method, args, then in tasks:
-                then(self.call(comp, method, *args))
+            for task in tasks:
+                self._run_task(task)
             return
-        ours: list[tuple[Any, str, tuple[Any, ...], Any]] = []
-        theirs: list[tuple[Any, str, tuple[Any, ...], Any]] = []
+        ours: list[tuple[Any, Any, tuple[Any, ...], Any]] = []
+        theirs: list[tuple[Any, Any, tuple[Any, ...], Any]] = []
         for t in tasks:
             (ours if type(t[0]).__module__.startswith("povsim.") else theirs).append(t)
 
-        def run(task: tuple[Any, str, tuple[Any, ...], Any]) -> None:
-            comp, method, args, then = task
-            then(self.call(comp, method, *args))
-
         # this thread takes the last of ours and the study's, the helpers the rest
-        futures = [_helpers().submit(run, t) for t in ours[:-1]]
+        futures = [_helpers().submit(self._run_task, t) for t in ours[:-1]]
         try:
             for t in ours[-1:] + theirs:
-                run(t)
+                self._run_task(t)
         finally:
             for f in futures:
                 f.result()
+
+    def _run_task(self, task: tuple[Any, Any, tuple[Any, ...], Any]) -> None:
+        comp, method, args, then = task
+        got = method(*args) if callable(method) else self.call(comp, method, *args)
+        if then is not None:
+            then(got)
+
+    def accumulate_income(self, comp: Any, out: np.ndarray, rows: np.ndarray | None = None,
+                          divisor: float | None = None) -> None:
+        """``out += comp``'s income of households ``rows`` (all: ``None``) ``/ divisor``
+        (``None``: not divided); ``out`` is float64, one value per row.
+
+        An income declared as a sum of columns (``comp.income_columns``) is added by the engine
+        in one pass (:func:`povsim.kernels.add_columns`, compiled in large tables); otherwise
+        ``comp.income`` or ``comp.income_at`` is called (checked) and its flow added. The
+        numbers are the same either way.
+        """
+        if comp.income_columns:
+            hh = self.households
+            add_columns(out, [hh[name] for name, _ in comp.income_columns],
+                        [float(sign) for _, sign in comp.income_columns], rows, divisor)
+            return
+        flow = self.call(comp, "income") if rows is None else self.call(comp, "income_at", rows)
+        if flow is None:
+            return
+        if divisor is None:
+            out += flow
+        else:
+            out += flow / divisor
 
     def call(self, comp: Any, method: str, *args: Any) -> Any:
         """Call ``comp.method(ctx, *args)``; in checked mode hold it to its declarations."""

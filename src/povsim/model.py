@@ -335,6 +335,27 @@ class PovertyModel(mesa.Model):
         add("water_household", np.bool_, "flag", "safe water secured for the household itself",
             ENGINE)
 
+    @staticmethod
+    def _check_income_columns(comp: Component, owners: dict[str, str]) -> None:
+        """``income_columns``: touched columns, signs ±1 (the first +1), and not together
+        with an own ``income`` (the two could disagree)."""
+        cols = comp.income_columns
+        if not cols:
+            return
+        where = f"component {comp.name!r} declares income_columns {cols!r}"
+        if type(comp).income is not Component.income or \
+                type(comp).income_at is not Component.income_at:
+            raise ModelBuildError(f"{where} and overrides income or income_at; declare one "
+                                  "or the other")
+        for i, item in enumerate(cols):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+                    and item[1] in ((1, -1) if i else (1,))):
+                raise ModelBuildError(f"{where}: expected (column, sign) pairs with sign +1 or "
+                                      "-1, the first +1")
+            if item[0] not in comp.touches() or item[0] not in owners:
+                raise ModelBuildError(f"{where}: {item[0]!r} is not a household column it "
+                                      "owns, modifies or reads")
+
     def _check_declarations(self, hh: Households) -> None:
         owners: dict[str, str] = {name: col.owner for name, col in hh.columns.items()}
         for comp in self.components:
@@ -352,6 +373,7 @@ class PovertyModel(mesa.Model):
                         f"component {comp.name!r} uses household column {name!r}, which no "
                         f"component declares (state names: {', '.join(STATE)})"
                     )
+            self._check_income_columns(comp, owners)
 
     # ---------------------------------------------------------------------------------------
     # the yearly cycle
@@ -436,9 +458,7 @@ class PovertyModel(mesa.Model):
         hh = self.households
         self._base_income(out=hh.monthly_income)
         for comp in self.components:
-            extra = self.run_state.call(comp, "income")
-            if extra is not None:
-                hh.monthly_income += extra
+            self.run_state.accumulate_income(comp, hh.monthly_income)
         hh.monthly_income /= 12.0
 
     def _end_year(self, year: int) -> None:

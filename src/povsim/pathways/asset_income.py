@@ -44,7 +44,6 @@ __all__ = ["AssetIncomePathway", "dividend"]
 #: codes of ``asset_status``
 NEVER, FUNDED, PAYING, FAILED = 0, 1, 2, 3
 
-
 def dividend(unit_cost: float, dividend_rate: float, collective_dividend: float,
              in_poor_village: np.ndarray) -> np.ndarray:
     """Yearly dividend of one household's shares (yuan per household per year).
@@ -87,6 +86,8 @@ class AssetIncomePathway(Pathway):
     )
     modifies: ClassVar[tuple[str, ...]] = ("monthly_income",)
     reads: ClassVar[tuple[str, ...]] = ("registered", "n_labour")
+    #: the yearly income: the dividend paid (yuan/year)
+    income_columns = (("asset_gain", 1),)
     #: the common checks (povsim.testing): the order matters only when several households of
     #: a county compete for scarce shares, so every registered household is reached
     check_settings: ClassVar[dict[str, Any]] = {
@@ -144,9 +145,3 @@ class AssetIncomePathway(Pathway):
         hh.asset_gain[idx] = gain
         hh.asset_status[idx] = PAYING
         ctx.add_income(idx, hh.asset_gain[idx].astype(np.float64))
-
-    def income(self, ctx: Context) -> np.ndarray:
-        return self.income_at(ctx, slice(None))
-
-    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
-        return ctx.households.asset_gain[rows].astype(np.float64)

@@ -26,7 +26,7 @@ dibao envelope), so that they are helped before they fall back rather than re-co
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -58,6 +58,8 @@ class DibaoPathway(Pathway):
     modifies = ("benefit_ytd", "income_ytd")
     reads = ("registered", "n_labour", "n_disabled", "size", "pc_assessed", "oop_ytd",
              "exit_year", "pc_income")
+    #: the yearly income: dibao payment plus disability top-up (yuan/year)
+    income_columns = (("dibao_payment", 1), ("disability_payment", 1))
     #: how the common checks exercise settings whose effect needs a context
     check_settings = {
         "monitor_years": {"value": 1},
@@ -203,13 +205,6 @@ class DibaoPathway(Pathway):
         if not self.enabled or period is None or k == 0 or k % int(period):
             return
         self.settle(ctx, k)
-
-    def income(self, ctx: Context) -> np.ndarray:
-        return self.income_at(ctx, slice(None))
-
-    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
-        hh = ctx.households
-        return hh.dibao_payment[rows] + hh.disability_payment[rows]
 
     def relief(self, ctx: Context) -> np.ndarray:
         return ctx.households.dibao_topup.copy()

@@ -16,7 +16,7 @@ of the money left for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +43,8 @@ class ProductionPathway(Pathway):
     )
     modifies = ("monthly_income",)
     reads = ("registered", "n_labour", "pc_assessed")
+    #: the yearly income: the production or employment gain (yuan/year)
+    income_columns = (("prod_gain", 1),)
 
     def start_year(self, ctx: Context, year: int) -> None:
         # this year's draws decide the track and the loan wish of every household; only the
@@ -121,9 +123,3 @@ class ProductionPathway(Pathway):
         hh.prod_pending[idx] = 0
         hh.prod_status[idx] = 2
         ctx.add_income(idx, gain)
-
-    def income(self, ctx: Context) -> np.ndarray:
-        return self.income_at(ctx, slice(None))
-
-    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
-        return ctx.households.prod_gain[rows].astype(np.float64)

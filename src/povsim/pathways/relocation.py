@@ -24,7 +24,7 @@ if need be) and, with labour, gains ``wage_gain`` from jobs near the site.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -104,6 +104,8 @@ class RelocationPathway(Pathway):
     modifies = ("hazard_zone", "house_dangerous", "farm_base", "relocated", "water_household",
                 "loss_ytd", "monthly_income")
     reads = ("registered", "willing_to_move", "size", "n_labour", "transitory", "pc_assessed")
+    #: the yearly income: the gain after the move, less what is still settling (yuan/year)
+    income_columns = (("reloc_gain", 1), ("reloc_settling", -1))
     #: the common checks (povsim.testing): settings whose effect needs money to be short
     check_settings = {
         "priority": {"value": "poorest_first", "overrides": {"budget.scale": 0.3}},
@@ -210,14 +212,6 @@ class RelocationPathway(Pathway):
         ctx.add_income(idx, hh.reloc_settling[idx].astype(np.float64))
         hh.reloc_settling[idx] = 0.0
         hh.reloc_status[idx] = SETTLED
-
-    def income(self, ctx: Context) -> np.ndarray:
-        return self.income_at(ctx, slice(None))
-
-    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
-        hh = ctx.households
-        return (hh.reloc_gain[rows].astype(np.float64)
-                - hh.reloc_settling[rows].astype(np.float64))
 
     def housing_secured(self, ctx: Context) -> np.ndarray:
         """Housing is secure from the move (the household moves into a finished house)."""

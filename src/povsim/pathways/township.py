@@ -65,7 +65,6 @@ __all__ = [
 #: reach different, weakly related households of a partly covered county)
 _SHIFT = 0.6180339887498949
 
-
 def township_counts(county_people: np.ndarray, township_population: float) -> np.ndarray:
     """Real townships of each county.
 
@@ -83,7 +82,6 @@ def township_counts(county_people: np.ndarray, township_population: float) -> np
     """
     return np.asarray(county_people, dtype=np.float64) / township_population
 
-
 def initial_coverage(initial: float, county_poor: np.ndarray, nonpoor_bonus: float
                      ) -> np.ndarray:
     """Share of each county's townships with a facility at the start.
@@ -92,7 +90,6 @@ def initial_coverage(initial: float, county_poor: np.ndarray, nonpoor_bonus: flo
     """
     poor = np.asarray(county_poor, dtype=bool)
     return np.where(poor, initial, initial + (1.0 - initial) * nonpoor_bonus)
-
 
 def facility_access(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """Which households a county coverage of each facility reaches.
@@ -117,7 +114,6 @@ def facility_access(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray) 
         out[f] = _access_one(draw, county, coverage[f], f)
     return out
 
-
 def _access_one(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray, f: int
                 ) -> np.ndarray:
     """Row ``f`` of :func:`facility_access`: households reached by facility ``f`` (bool)."""
@@ -127,7 +123,6 @@ def _access_one(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray, f: i
     u = draw + np.float32(f * _SHIFT)
     u -= np.floor(u)
     return u < coverage[county]
-
 
 def ethnic_counties(names: np.ndarray, prefectures: np.ndarray, chosen: list[str],
                     autonomous: bool) -> np.ndarray:
@@ -168,6 +163,8 @@ class TownshipServicesPathway(Pathway):
     )
     modifies = ("schooling_ok", "illness_p", "monthly_income")
     reads = ("registered", "n_children", "service_draw", "village_services", "place_exits")
+    #: the yearly income: the gain from the township services (yuan/year)
+    income_columns = (("ts_gain", 1),)
     #: how the common checks exercise the component (povsim.testing): at their small scale
     #: (about 800 households) few children leave school into 9+3 a year, so every leaver
     #: enters it; a capacity of a few hundred households binds; few households lack
@@ -315,12 +312,6 @@ class TownshipServicesPathway(Pathway):
         hh.ts_status[idx] = 2
         hh.ts_gain[idx] += gain
         ctx.add_income(idx, gain)
-
-    def income(self, ctx: Context) -> np.ndarray:
-        return self.income_at(ctx, slice(None))
-
-    def income_at(self, ctx: Context, rows: Any) -> np.ndarray:
-        return ctx.households.ts_gain[rows].astype(np.float64)
 
     # -- facilities at planning -------------------------------------------------------------
     def _missing(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
