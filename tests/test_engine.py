@@ -211,6 +211,30 @@ def test_income_at_is_income_of_those_rows() -> None:
     assert checked >= 2  # dibao and production pay someone by month 20
 
 
+def test_housing_secured_at_is_housing_secured_of_those_rows() -> None:
+    """Every pathway's ``housing_secured_at(rows)`` (read monthly by the attribution) is
+    exactly ``housing_secured()[rows]``, mid-run when households have moved and rebuilt."""
+    from _support import small
+
+    from povsim.model import PovertyModel
+
+    model = PovertyModel(small(), seed=5)
+    for _ in range(30):
+        model.step()
+    run = model.run_state
+    rows = np.flatnonzero(model.households.registered)
+    secured = 0
+    for pw in model.pathway_list:
+        full = run.call(pw, "housing_secured")
+        part = run.call(pw, "housing_secured_at", rows)
+        if full is None:
+            assert part is None
+            continue
+        assert np.array_equal(part, np.asarray(full)[rows])
+        secured += int(np.count_nonzero(np.asarray(full)))
+    assert secured > 0
+
+
 @pytest.mark.parametrize("rule", ["poorest_first", "registered_first", "random"])
 def test_priority_order_county_by_county_equals_lexsort(rule: str) -> None:
     """Many items sorted by county are ordered county by county: the same stable permutation
@@ -327,7 +351,7 @@ def test_monthly_reads_in_helper_threads_give_the_same_run(
         call = context.RunState.call
 
         def recording(self: context.RunState, comp: object, method: str, *args: object) -> object:
-            if method in ("income_at", "housing_secured"):
+            if method in ("income_at", "housing_secured_at"):
                 threads.add(threading.current_thread().name)
             return call(self, comp, method, *args)
 

@@ -92,14 +92,14 @@ class Attribution:
             self._reads = (
                 [(pw, run.accumulate_income, (pw, self.ytd[pw.name], self.rows, 12.0), None)
                  for pw in self._income]
-                + [(pw, "housing_secured", (), self._add_housing(pw.name))
+                + [(pw, "housing_secured_at", (self.rows,), self._add_housing(pw.name))
                    for pw in self._housing])
         run.call_each(self._reads)
 
     def _add_housing(self, name: str) -> Any:
         def then(got: Any) -> None:
             if got is not None:
-                self.seen[name] |= np.asarray(got)[self.rows]
+                self.seen[name] |= np.asarray(got, dtype=bool)
         return then
 
     def attribute(self) -> np.ndarray:

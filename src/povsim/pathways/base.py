@@ -131,6 +131,15 @@ class Pathway(Component):
         """Households whose housing guarantee this pathway made hold (a mask), or ``None``."""
         return None
 
+    def housing_secured_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray | None:
+        """:meth:`housing_secured` of the households ``rows`` only (or ``None``).
+
+        The attribution of exits reads it every month for the households registered in
+        January; a pathway whose mask is a column test overrides this to test just those rows.
+        """
+        got = self.housing_secured(ctx)
+        return None if got is None else np.asarray(got)[rows]
+
     def schedule(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         """Ask the engine to call :meth:`activate` for ``idx`` after the delay."""
         ctx.schedule(month + self.delay, idx)

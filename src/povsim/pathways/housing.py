@@ -49,6 +49,9 @@ class HousingRenovationPathway(Pathway):
     def housing_secured(self, ctx: Context) -> np.ndarray:
         return ctx.households.reno_status == 2
 
+    def housing_secured_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        return ctx.households.reno_status[rows] == 2
+
     def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         hh = ctx.households
         hh.house_dangerous[idx] = False

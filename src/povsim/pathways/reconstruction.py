@@ -120,6 +120,9 @@ class ReconstructionPathway(Pathway):
     def housing_secured(self, ctx: Context) -> np.ndarray:
         return ctx.households.recon_status == 2
 
+    def housing_secured_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        return ctx.households.recon_status[rows] == 2
+
     def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         hh = ctx.households
         hh.house_damage[idx] = 0

@@ -216,3 +216,6 @@ class RelocationPathway(Pathway):
     def housing_secured(self, ctx: Context) -> np.ndarray:
         """Housing is secure from the move (the household moves into a finished house)."""
         return ctx.households.reloc_status >= SETTLING
+
+    def housing_secured_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        return ctx.households.reloc_status[rows] >= SETTLING
