@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import xarray as xr
 from _support import SMALL_SCALE
 
@@ -83,6 +85,20 @@ def test_segment_cumsum_restarts_per_segment() -> None:
     vals = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     np.testing.assert_array_equal(segment_cumsum(vals, np.array([0, 0, 2, 2, 2]), 3),
                                   [1.0, 3.0, 3.0, 7.0, 12.0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4000), n_seg=st.integers(1, 300))
+def test_segment_cumsum_equals_each_segments_cumsum(seed: int, n: int, n_seg: int) -> None:
+    """Bit for bit ``np.cumsum(values[seg == s])`` per segment, whichever way it is computed
+    (one cumsum per slice for few long segments, a padded table for many short ones)."""
+    rng = np.random.default_rng(seed)
+    seg = np.sort(rng.integers(0, n_seg, n))
+    vals = rng.lognormal(3, 2, n) * rng.choice([1.0, -1.0], n)
+    want = np.empty(n)
+    for s in np.unique(seg):
+        want[seg == s] = np.cumsum(vals[seg == s])
+    np.testing.assert_array_equal(segment_cumsum(vals, seg, n_seg), want)
 
 
 def test_priority_orders_within_counties() -> None:

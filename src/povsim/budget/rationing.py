@@ -71,11 +71,24 @@ def segment_cumsum(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarra
     ``np.cumsum(values[seg == s])`` would.
     """
     values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
+    n = values.size
+    if n == 0:
         return values.copy()
+    seg = np.asarray(seg)
+    cut = np.flatnonzero(seg[1:] != seg[:-1]) + 1
+    longest = int(np.diff(cut, prepend=0, append=n).max())
+    # one cumsum per segment's slice, or one over a table of segments × their longest run
+    # (zero-padded): whichever touches less (assumption from timings on this machine: ~3 µs
+    # per slice, ~8 ns per table cell; the table wins for many short segments)
+    if 3000 * (cut.size + 1) < 8 * n_seg * longest:
+        out = np.empty(n)
+        bounds = [0, *cut.tolist(), n]
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            np.cumsum(values[lo:hi], out=out[lo:hi])
+        return out
     counts = np.bincount(seg, minlength=n_seg)
     start = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    pos = np.arange(values.size) - start[seg]
+    pos = np.arange(n) - start[seg]
     table = np.zeros((n_seg, int(counts.max())))
     table[seg, pos] = values
     np.cumsum(table, axis=1, out=table)
