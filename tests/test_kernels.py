@@ -162,7 +162,31 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
 
     monkeypatch.setattr(kernels.LazyKernel, "__call__", record)
     compiled = povsim.run(scn, seed=3)
-    assert {"seg_float", "seg_int", "add1", "add2", "add1_all", "add2_all"} <= set(calls)
+    assert {"seg_float", "seg_int", "seg_argsort", "add1", "add2", "add1_all",
+            "add2_all"} <= set(calls)
     assert {"_apply_stays_loop", "_aid_loop", "_pay_loop"} <= set(fused)
     for name in plain.variables:
         xr.testing.assert_identical(plain[name], compiled[name])
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), n_seg=st.integers(1, 40),
+       with_first=st.booleans(), dtype=st.sampled_from(["float64", "float32"]))
+def test_segment_argsort_equals_lexsort(seed: int, n: int, n_seg: int, with_first: bool,
+                                        dtype: str) -> None:
+    """The compiled radix sort gives ``np.lexsort((values, first, segment))`` exactly: ties
+    in row order, -0.0 equal to 0.0, NaN last, infinities and negatives in place."""
+    rng = np.random.default_rng(seed)
+    segment = np.sort(rng.integers(0, n_seg, n))
+    values = np.round(rng.normal(0, 1e3, n), int(rng.integers(-2, 2)))
+    special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, -1e-300, 5e-324])
+    pick = rng.random(n) < 0.1
+    values[pick] = rng.choice(special, int(pick.sum()))
+    values = values.astype(dtype)
+    first = rng.random(n) < 0.5 if with_first else None
+    keys = (values,) if first is None else (values, first)
+    want = np.lexsort((*keys, segment))
+    got = kernels.segment_argsort(values, segment, first, compiled=True)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kernels.segment_argsort(values, segment, first,
+                                                          compiled=False), want)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import xarray as xr
 
 from povsim.budget import BINDING, combine_binding, ration
@@ -208,3 +210,30 @@ def test_bought_capacity_says_money_or_cap() -> None:
               hard_cap=np.array([5.0, 1.0, np.inf]), left=np.array([0.0, 0.0, 2.0]))
     np.testing.assert_allclose(res.share, [1.0, 0.5, 1.0, 0.0, 1.0])
     np.testing.assert_array_equal(res.binding, [MONEY, CAPACITY, ELIGIBILITY])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400), use_due=st.booleans(),
+       first=st.booleans(), many=st.booleans())
+def test_concentrate_is_the_lexsort_of_its_keys(seed: int, n: int, use_due: bool, first: bool,
+                                                many: bool) -> None:
+    """``concentrate`` gives ``np.lexsort((~covered, ~due, county))`` (radix-sorted as one
+    small integer, or a wider one for more than 8,192 counties)."""
+    from types import SimpleNamespace
+
+    from povsim.planning import concentrate
+
+    rng = np.random.default_rng(seed)
+    n_counties = 20_000 if many else 30
+    county = np.sort(rng.integers(0, n_counties, n))
+    village = np.arange(n)
+    due = rng.random(n) < 0.3
+    covered = rng.random(n) < 0.5
+    run = SimpleNamespace(households=SimpleNamespace(county=county, village=village),
+                          plan=SimpleNamespace(village_due=due),
+                          params=SimpleNamespace(plans=SimpleNamespace(concentrate=use_due)),
+                          forces={"covered": covered, "enrol_first": first})
+    idx = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+    keys = ([~covered[idx]] if first else []) + ([~due[idx]] if use_due else [])
+    want = np.lexsort((*keys, county[idx])) if keys else np.arange(idx.size)
+    np.testing.assert_array_equal(concentrate(run, idx), want)

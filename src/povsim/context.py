@@ -34,7 +34,7 @@ from povsim.budget import Ledger, Rationed, combine_binding, priority_order, rat
 from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
-from povsim.kernels import add_columns, helper_threads
+from povsim.kernels import add_columns, helper_threads, use_compiled
 from povsim.population.places import Places
 from povsim.rng import Streams
 
@@ -702,7 +702,8 @@ class Context:
         u = None
         if rule == "random":
             u = run.draws(f"priority.{self.name}", run.year)[idx]
-        return priority_order(rule, hh.county[idx], hh.pc_assessed[idx], hh.registered[idx], u)
+        return priority_order(rule, hh.county[idx], hh.pc_assessed[idx], hh.registered[idx], u,
+                              compiled=use_compiled(hh.n))
 
     def money_left(self, kind: str = "grant") -> np.ndarray:
         """Money left in this component's envelope of every county (yuan)."""

@@ -36,6 +36,7 @@ import numpy as np
 from povsim.budget.rationing import segment_cumsum
 from povsim.context import PlaceState
 from povsim.households import Households, segment_sums
+from povsim.kernels import segment_argsort, use_compiled
 from povsim.population.places import Places
 from povsim.scenario.schema import at
 
@@ -262,7 +263,9 @@ def within_task(county: np.ndarray, size: np.ndarray, pc_income: np.ndarray,
     if cand.size == 0:
         return exiting
     c = np.asarray(county)[cand]
-    order = np.lexsort((cand, -np.asarray(pc_income)[cand], c))
+    # richest first within each county, ties in row order: np.lexsort((cand, -pc, c))
+    order = segment_argsort(-np.asarray(pc_income)[cand], c,
+                            compiled=use_compiled(np.size(county)))
     cand, c = cand[order], c[order]
     people = np.asarray(size)[cand].astype(np.float64) * weight
     before = segment_cumsum(people, c, np.asarray(cap).size) - people

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "column_sum", "segment_sums_float",
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "column_sum", "segment_argsort", "segment_sums_float",
            "segment_sums_int", "use_compiled"]
 
 
@@ -106,6 +106,7 @@ def _kernel(name: str) -> Callable[..., Any]:
 
         jit = numba.njit(cache=True, nogil=True)
         _compiled.update(seg_float=jit(_seg_float), seg_int=jit(_seg_int),
+                         seg_argsort=jit(_seg_argsort),
                          add1=jit(_add1), add2=jit(_add2), add1_all=jit(_add1_all),
                          add2_all=jit(_add2_all))
     return _compiled[name]
@@ -150,6 +151,80 @@ def _add1_all(out, divisor, x):  # type: ignore[no-untyped-def]
 def _add2_all(out, divisor, x, y, sign):  # type: ignore[no-untyped-def]
     for i in range(out.size):
         out[i] += (np.float64(x[i]) + sign * np.float64(y[i])) / divisor
+
+
+def _seg_argsort(values, first, starts, stops):  # type: ignore[no-untyped-def]
+    """Stable LSD radix sort (six 11-bit digits) of each segment's float64 values (by their
+    order-preserving 64-bit keys; -0.0 as 0.0, every NaN last), then stably by ``first``
+    (0 before 1) where given: :func:`segment_argsort` compiled."""
+    out = np.empty(values.size, dtype=np.int64)
+    longest = 0
+    for s in range(starts.size):
+        longest = max(longest, stops[s] - starts[s])
+    keys = np.empty(longest, dtype=np.uint64)
+    keys2 = np.empty(longest, dtype=np.uint64)
+    rows = np.empty(longest, dtype=np.int64)
+    rows2 = np.empty(longest, dtype=np.int64)
+    count = np.empty(2048, dtype=np.int64)
+    sign = np.uint64(1) << np.uint64(63)
+    digit = np.uint64(2047)
+    for s in range(starts.size):
+        lo = starts[s]
+        m = stops[s] - lo
+        if m == 0:
+            continue
+        canon = values[lo:lo + m].copy()
+        for k in range(m):
+            v = canon[k]
+            if v == 0.0:
+                canon[k] = 0.0
+            elif v != v:
+                canon[k] = np.nan
+        bits = canon.view(np.uint64)
+        for k in range(m):
+            b = bits[k]
+            keys[k] = ~b if b & sign else b | sign
+            rows[k] = lo + k
+        cur_k, cur_r, nxt_k, nxt_r = keys, rows, keys2, rows2
+        for p in range(6):
+            shift = np.uint64(11 * p)
+            count[:] = 0
+            for k in range(m):
+                count[(cur_k[k] >> shift) & digit] += 1
+            if count[(cur_k[0] >> shift) & digit] == m:
+                continue  # every key has this digit: the pass would change nothing
+            total = 0
+            for d in range(2048):
+                c = count[d]
+                count[d] = total
+                total += c
+            for k in range(m):
+                d = (cur_k[k] >> shift) & digit
+                j = count[d]
+                count[d] = j + 1
+                nxt_k[j] = cur_k[k]
+                nxt_r[j] = cur_r[k]
+            cur_k, nxt_k = nxt_k, cur_k
+            cur_r, nxt_r = nxt_r, cur_r
+        if first.size:
+            zeros = 0
+            for k in range(m):
+                if first[cur_r[k]] == 0:
+                    zeros += 1
+            a = lo
+            b2 = lo + zeros
+            for k in range(m):
+                r = cur_r[k]
+                if first[r] == 0:
+                    out[a] = r
+                    a += 1
+                else:
+                    out[b2] = r
+                    b2 += 1
+        else:
+            for k in range(m):
+                out[lo + k] = cur_r[k]
+    return out
 
 
 def _use_compiled(n: int) -> bool:
@@ -299,3 +374,40 @@ def column_sum(columns: list[np.ndarray], signs: list[float],
         else:
             flow -= term
     return flow
+
+
+def segment_argsort(values: np.ndarray, segment: np.ndarray, first: np.ndarray | None = None,
+                    compiled: bool | None = None) -> np.ndarray:
+    """``np.lexsort((values, first, segment))`` for items sorted by ``segment``: the stable
+    order of each segment's items by ``first`` (``False``/0 before ``True``/1, if given), then
+    by ``values`` (as float64; NaN last).
+
+    The compiled version (``compiled``, by default for :data:`COMPILED_FROM` items or more)
+    radix-sorts each segment, several times faster than NumPy's stable sort of float64 and
+    the same permutation bit for bit (the tests compare them).
+
+    Parameters
+    ----------
+    values
+        The sort key (any real dtype; converted to float64 exactly).
+    segment
+        Segment of every item (ascending; e.g. the county).
+    first
+        Optional boolean key before ``values``.
+    compiled
+        Use the compiled sort (``None``: by the number of items).
+    """
+    segment = np.asarray(segment)
+    n = segment.size
+    if compiled is None:
+        compiled = _use_compiled(n)
+    if not compiled or n == 0 or not HAVE_NUMBA or np.any(segment[1:] < segment[:-1]):
+        keys = (values,) if first is None else (values, first)
+        return np.lexsort((*keys, segment))
+    cut = np.flatnonzero(segment[1:] != segment[:-1]) + 1
+    starts = np.concatenate(([0], cut)).astype(np.int64)
+    stops = np.concatenate((cut, [n])).astype(np.int64)
+    flag = (np.zeros(0, dtype=np.uint8) if first is None
+            else np.ascontiguousarray(first, dtype=np.bool_).view(np.uint8))
+    return _kernel("seg_argsort")(np.ascontiguousarray(values, dtype=np.float64), flag,
+                                  starts, stops).astype(np.intp, copy=False)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from povsim.kernels import segment_argsort
+
 __all__ = [
     "BINDING",
     "PRIORITIES",
@@ -96,7 +98,7 @@ def segment_cumsum(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarra
 
 
 def priority_order(rule: str, county: np.ndarray, pc: np.ndarray, registered: np.ndarray,
-                   u: np.ndarray | None = None) -> np.ndarray:
+                   u: np.ndarray | None = None, compiled: bool = False) -> np.ndarray:
     """Order of items by county, then by the priority rule within each county.
 
     Parameters
@@ -108,6 +110,10 @@ def priority_order(rule: str, county: np.ndarray, pc: np.ndarray, registered: np
         County, per-capita income and registration of each item.
     u
         One uniform per item (``"random"`` only).
+    compiled
+        Sort county by county with the compiled radix sort
+        (:func:`povsim.kernels.segment_argsort`; the same permutation), as the engine does
+        for a large table.
 
     Returns
     -------
@@ -125,6 +131,9 @@ def priority_order(rule: str, county: np.ndarray, pc: np.ndarray, registered: np
     else:
         raise ValueError(f"unknown priority rule {rule!r} (expected one of {PRIORITIES})")
     county = np.asarray(county)
+    if compiled:
+        return segment_argsort(keys[0], county, keys[1] if len(keys) > 1 else None,
+                               compiled=True)
     if county.size >= _SEGMENT_ITEMS and not np.any(county[1:] < county[:-1]):
         return _order_by_segment(keys, county)
     return np.lexsort((*keys, county))
