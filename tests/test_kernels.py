@@ -162,7 +162,7 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
 
     monkeypatch.setattr(kernels.LazyKernel, "__call__", record)
     compiled = povsim.run(scn, seed=3)
-    assert {"seg_float", "seg_int", "seg_argsort", "add1", "add2", "add1_all",
+    assert {"seg_float", "seg_int", "seg_argsort", "seg_below", "add1", "add2", "add1_all",
             "add2_all"} <= set(calls)
     assert {"_apply_stays_loop", "_aid_loop", "_pay_loop"} <= set(fused)
     for name in plain.variables:
@@ -190,3 +190,30 @@ def test_segment_argsort_equals_lexsort(seed: int, n: int, n_seg: int, with_firs
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(kernels.segment_argsort(values, segment, first,
                                                           compiled=False), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), k=st.integers(1, 12),
+       dtype=st.sampled_from(["float32", "float64"]), shift=st.sampled_from([0.0, 0.618, 1.85]))
+def test_below_per_segment_equals_the_gathered_comparison(seed: int, n: int, k: int,
+                                                         dtype: str, shift: float) -> None:
+    """Compiled or not, the flags of ``u < thresholds[labels]`` (u: the draws, or the
+    fractional part of draws + shift in their dtype), equal shares included."""
+    rng = np.random.default_rng(seed)
+    start, stop = _segments(rng, n, k)
+    start[0], stop[-1] = 0, n  # the segments cover every row, as villages and counties do
+    labels = np.repeat(np.arange(k), stop - start)
+    values = rng.random(n).astype(dtype)
+    thresholds = rng.random(k)
+    if n:
+        thresholds[0] = float(values[0])  # a draw equal to its share is not below it
+    u = values
+    if shift:
+        u = values + values.dtype.type(shift)
+        u -= np.floor(u)
+    want = u < thresholds[labels]
+    got = kernels.below_per_segment(values, thresholds, labels, start, stop, shift)
+    np.testing.assert_array_equal(got, want)
+    compiled = kernels._kernel("seg_below")(values, values.dtype.type(shift), thresholds,
+                                            start.astype(np.int64), stop.astype(np.int64))
+    np.testing.assert_array_equal(compiled, want)

@@ -34,7 +34,7 @@ from povsim.budget import Ledger, Rationed, combine_binding, priority_order, rat
 from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
-from povsim.kernels import add_columns, helper_threads, use_compiled
+from povsim.kernels import add_columns, below_per_segment, helper_threads, use_compiled
 from povsim.population.places import Places
 from povsim.rng import Streams
 
@@ -247,6 +247,21 @@ class RunState:
         P = self.places
         return segment_sums(values, P.village_start, P.village_stop, dtype=dtype,
                             labels=self.households.village)
+
+    def village_below(self, draws: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """``draws < share[households.village]``: the households a per-village share reaches
+        (one draw per household; see :func:`povsim.kernels.below_per_segment`)."""
+        P = self.places
+        return below_per_segment(draws, share, self.households.village, P.village_start,
+                                 P.village_stop)
+
+    def county_below(self, draws: np.ndarray, share: np.ndarray, shift: float = 0.0
+                     ) -> np.ndarray:
+        """``u < share[households.county]`` with ``u`` the fractional part of ``draws + shift``
+        (the draws themselves for ``shift=0``): the households a per-county share reaches."""
+        P = self.places
+        return below_per_segment(draws, share, self.households.county, P.county_start,
+                                 P.county_stop, shift)
 
     def by_region(self, per_county: np.ndarray) -> np.ndarray:
         """Per-region sums of per-county values (leading axis: county)."""
@@ -655,6 +670,16 @@ class Context:
         """Per-village sums of one value per household (simulated units), as
         :meth:`county_sum`."""
         return self._run.village_sum(values, dtype=dtype)
+
+    def village_below(self, draws: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """``draws < share[households.village]`` (see :meth:`RunState.village_below`)."""
+        return self._run.village_below(draws, share)
+
+    def county_below(self, draws: np.ndarray, share: np.ndarray, shift: float = 0.0
+                     ) -> np.ndarray:
+        """``frac(draws + shift) < share[households.county]`` (see
+        :meth:`RunState.county_below`)."""
+        return self._run.county_below(draws, share, shift)
 
     def by_region(self, per_county: np.ndarray) -> np.ndarray:
         """Per-region sums of per-county values."""

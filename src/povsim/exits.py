@@ -64,7 +64,7 @@ def guarantees(run: RunState) -> dict[str, np.ndarray]:
     water_village = run.places.services.get("water")
     water = hh.water_household.copy()
     if water_village is not None:
-        water |= hh.service_draw < water_village[hh.village]
+        water |= run.village_below(hh.service_draw, water_village)
     return {
         "food_clothing": hh.pc_income >= run.poverty_line - _TOL,
         "schooling": hh.schooling_ok.copy(),

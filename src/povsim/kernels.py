@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "column_sum", "segment_argsort", "segment_sums_float",
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below_per_segment", "column_sum", "segment_argsort", "segment_sums_float",
            "segment_sums_int", "use_compiled"]
 
 
@@ -106,7 +106,7 @@ def _kernel(name: str) -> Callable[..., Any]:
 
         jit = numba.njit(cache=True, nogil=True)
         _compiled.update(seg_float=jit(_seg_float), seg_int=jit(_seg_int),
-                         seg_argsort=jit(_seg_argsort),
+                         seg_argsort=jit(_seg_argsort), seg_below=jit(_seg_below),
                          add1=jit(_add1), add2=jit(_add2), add1_all=jit(_add1_all),
                          add2_all=jit(_add2_all))
     return _compiled[name]
@@ -224,6 +224,20 @@ def _seg_argsort(values, first, starts, stops):  # type: ignore[no-untyped-def]
         else:
             for k in range(m):
                 out[lo + k] = cur_r[k]
+    return out
+
+
+def _seg_below(values, shift, thresholds, starts, stops):  # type: ignore[no-untyped-def]
+    out = np.zeros(values.size, dtype=np.bool_)
+    for s in range(starts.size):
+        t = thresholds[s]
+        for i in range(starts[s], stops[s]):
+            v = values[i]
+            if shift != 0:
+                a = v + shift  # in the values' dtype, as NumPy adds the shift
+                out[i] = np.float64(a - np.floor(a)) < t  # the difference is exact
+            else:
+                out[i] = np.float64(v) < t
     return out
 
 
@@ -411,3 +425,39 @@ def segment_argsort(values: np.ndarray, segment: np.ndarray, first: np.ndarray |
             else np.ascontiguousarray(first, dtype=np.bool_).view(np.uint8))
     return _kernel("seg_argsort")(np.ascontiguousarray(values, dtype=np.float64), flag,
                                   starts, stops).astype(np.intp, copy=False)
+
+
+def below_per_segment(values: np.ndarray, thresholds: np.ndarray, labels: np.ndarray,
+                      starts: np.ndarray, stops: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """``u < thresholds[labels]`` with ``u = values`` (``shift=0``) or the fractional part of
+    ``values + shift`` computed in the values' own dtype (``u -= floor(u)``), compared in
+    float64: which households a per-place share reaches (``draw < share of its village``).
+
+    The rows of segment ``s`` (``starts[s]:stops[s]``) all have ``labels == s``; rows outside
+    every segment are ``False`` in the compiled version, which avoids the float64 gather of
+    the thresholds over the table. The same flags as the NumPy expression (the tests compare).
+
+    Parameters
+    ----------
+    values
+        One draw per row (float32 or float64).
+    thresholds
+        One share per segment (float64).
+    labels
+        Segment of every row (the NumPy version's gather).
+    starts, stops
+        Row bounds of each segment.
+    shift
+        Added to the draws before their fractional part is taken (0: not shifted).
+    """
+    values = np.asarray(values)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if not _use_compiled(values.size):
+        u = values
+        if shift:
+            u = values + values.dtype.type(shift)
+            u -= np.floor(u)
+        return u < thresholds[labels]
+    start, stop = _bounds(starts, stops)
+    return _kernel("seg_below")(np.ascontiguousarray(values), values.dtype.type(shift),
+                                thresholds, start, stop)

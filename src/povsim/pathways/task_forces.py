@@ -137,7 +137,7 @@ class TaskForcesPathway(Pathway):
         ctx.bound(binding)
         if spent.any():
             ctx.spend(spent)
-        covered = hh.tf_draw < self.staffed[hh.village]
+        covered = ctx.village_below(hh.tf_draw, self.staffed)
         # served: the registered households of a force's village (each with a named helper);
         # waiting: those of a village needing a force that the money did not stretch to
         unstaffed = (need > 0) & (self.staffed < need / P.village_weight - 1e-9)

@@ -232,7 +232,7 @@ class TownshipServicesPathway(Pathway):
             return np.ones(hh.n, dtype=bool)
         if self._clinic0 is None:
             self._clinic0 = have.copy()
-        return hh.service_draw < have[hh.village]
+        return ctx.village_below(hh.service_draw, have)
 
     def start_year(self, ctx: Context, year: int) -> None:
         self._u_leaver = ctx.draws("township.leaver", year)
@@ -246,16 +246,17 @@ class TownshipServicesPathway(Pathway):
             # only the facilities with an effect on households are evaluated
             if operating is self.initial:
                 return start(i)
-            return _access_one(hh.ts_draw, hh.county, operating[i], i)
+            return ctx.county_below(hh.ts_draw, operating[i], i * _SHIFT)
 
         def start(i: int) -> np.ndarray:
             # the access at the start never changes (fixed draws, counties and coverage)
             if i not in self._start:
-                self._start[i] = _access_one(hh.ts_draw, hh.county, self.initial[i], i)
+                self._start[i] = ctx.county_below(hh.ts_draw, self.initial[i], i * _SHIFT)
             return self._start[i]
 
         clinic = self._clinic(ctx)
-        clinic0 = (hh.service_draw < self._clinic0[hh.village] if self._clinic0 is not None
+        clinic0 = (ctx.village_below(hh.service_draw, self._clinic0)
+                   if self._clinic0 is not None
                    else np.ones(hh.n, dtype=bool))
         if "school" in self.names:
             i = self.names.index("school")
