@@ -23,8 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below_per_segment", "column_sum", "segment_argsort", "segment_sums_float",
-           "segment_sums_int", "use_compiled"]
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below_per_segment",
+           "column_sum", "segment_argsort", "segment_sums_float", "segment_sums_int",
+           "use_compiled"]
 
 
 #: most threads a pass over a large table uses (assumption: the passes are memory-bound; beyond
