@@ -148,6 +148,7 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
     from tests._support import small
 
     scn = small({"shocks.illness.rate": 0.4})  # many stays, chronic onsets and lost work
+    monkeypatch.setattr(kernels, "_EVERY_SIZE", False)  # an ensemble test may have set it
     plain = povsim.run(scn, seed=3)
     monkeypatch.setattr(kernels, "COMPILED_FROM", 0)
     calls: list[str] = []
@@ -217,3 +218,25 @@ def test_below_per_segment_equals_the_gathered_comparison(seed: int, n: int, k: 
     compiled = kernels._kernel("seg_below")(values, values.dtype.type(shift), thresholds,
                                             start.astype(np.int64), stop.astype(np.int64))
     np.testing.assert_array_equal(compiled, want)
+
+
+def test_ensemble_runs_use_the_compiled_kernels_at_every_scale(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ensemble's run switches the compiled kernels on for its small table (many runs
+    share Numba's import) and stores the numbers of the plain NumPy run."""
+    import povsim
+    from povsim.ensembles.runs import simulate
+    from tests._support import small
+
+    monkeypatch.setattr(kernels, "_EVERY_SIZE", False)
+    scn = small()
+    plain = povsim.run(scn, seed=4)
+    assert not kernels.use_compiled(plain.attrs["n_households"])
+    calls: list[str] = []
+    real = kernels._kernel
+    monkeypatch.setattr(kernels, "_kernel", lambda name: calls.append(name) or real(name))
+    stored = simulate(scn, 4)
+    assert kernels.use_compiled(1) and {"seg_argsort", "seg_float"} <= set(calls)
+    for name in ("registered_poor", "exited", "spending", "exits_by_pathway", "target_shortfall"):
+        np.testing.assert_array_equal(stored[name].values,
+                                      plain[name].values.astype(np.float64))

@@ -137,8 +137,10 @@ class Simulator:
 
     def run_one(self, values: Mapping[str, float], seed: int) -> dict[str, float]:
         """The target measures of one run (one particle, one seed)."""
+        from povsim.kernels import compile_small_tables
         from povsim.model import PovertyModel
 
+        compile_small_tables()  # a calibration is many runs (see povsim.kernels)
         scn = self.scenario_for(values)
         with recording_extras(self.targets.needs()):
             ds = PovertyModel(scn, seed=seed, base_dir=self.base_dir).run(progress=False)

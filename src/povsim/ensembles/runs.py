@@ -67,8 +67,10 @@ def simulate(
     """
     import time
 
+    from povsim.kernels import compile_small_tables
     from povsim.model import PovertyModel
 
+    compile_small_tables()  # an ensemble is many runs: the compiled kernels pay at any scale
     t0 = time.perf_counter()
     model = PovertyModel(scenario, seed=seed, base_dir=Path(base_dir) if base_dir else None)
     ds = model.run(progress=False)
