@@ -24,8 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below_per_segment",
-           "column_sum", "compile_small_tables", "segment_argsort", "segment_sums_float", "segment_sums_int",
-           "use_compiled"]
+           "column_sum", "compile_small_tables", "segment_argsort", "segment_sums_float",
+           "segment_sums_int", "use_compiled"]
 
 
 #: most threads a pass over a large table uses (assumption: the passes are memory-bound; beyond
