@@ -68,6 +68,7 @@ class DibaoPathway(Pathway):
     def setup(self, ctx: Context) -> None:
         #: floor settlements paid last year by county (yuan): the expected need of this year's
         self.settled = np.zeros(ctx.places.n_counties)
+        self._floors = None
 
     def expected_need(self, ctx: Context, year: int) -> np.ndarray:
         """Settlements expected this year by county (yuan): last year's, or, if larger, the
@@ -86,6 +87,8 @@ class DibaoPathway(Pathway):
 
     def start_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households
+        #: (year, rows with a floor, their counties, floor × size): see :meth:`settle`
+        self._floors: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         hh.dibao_enrolled[:] = False
         hh.dibao_payment[:] = 0.0
         hh.disability_payment[:] = 0.0
@@ -179,18 +182,24 @@ class DibaoPathway(Pathway):
             Months of the year elapsed (12 at the year-end settlement).
         """
         hh = ctx.households
-        mon = np.flatnonzero(self.monitored(ctx))
-        if mon.size:
-            hh.dibao_floor[mon] = np.maximum(hh.dibao_floor[mon], ctx.poverty_line)
-        rows = np.flatnonzero(hh.dibao_floor > 0)
+        if self._floors is None or self._floors[0] != ctx.year:
+            # who has a floor is fixed for the year after its first settlement: the floors
+            # are set at enrolment (January) and here, and the monitored households depend
+            # on the register, exit years and incomes, which change only at the assessment
+            mon = np.flatnonzero(self.monitored(ctx))
+            if mon.size:
+                hh.dibao_floor[mon] = np.maximum(hh.dibao_floor[mon], ctx.poverty_line)
+            rows = np.flatnonzero(hh.dibao_floor > 0)
+            self._floors = (ctx.year, rows, hh.county[rows],
+                            hh.dibao_floor[rows] * hh.size[rows])
+        _, rows, county, floor_people = self._floors
         if rows.size == 0:
             return
         have = hh.income_ytd[rows].copy()
         if self.config.covers_medical:
             have -= hh.oop_ytd[rows]
-        target = hh.dibao_floor[rows] * hh.size[rows] * (months / 12.0)
+        target = floor_people * (months / 12.0)
         due = np.maximum(target - have, 0.0)
-        county = hh.county[rows]
         need_c = np.bincount(county, weights=due * ctx.weight, minlength=ctx.places.n_counties)
         paid_c = ctx.spend(need_c)
         share = np.divide(paid_c, need_c, out=np.ones_like(need_c), where=need_c > 0)
