@@ -227,9 +227,12 @@ def test_income_at_is_income_of_those_rows() -> None:
     assert checked >= 2  # dibao and production pay someone by month 20
 
 
-def test_housing_secured_at_is_housing_secured_of_those_rows() -> None:
-    """Every pathway's ``housing_secured_at(rows)`` (read monthly by the attribution) is
-    exactly ``housing_secured()[rows]``, mid-run when households have moved and rebuilt."""
+@pytest.mark.parametrize("whole, part", [("housing_secured", "housing_secured_at"),
+                                         ("relief", "relief_at")])
+def test_the_attributions_row_reads_equal_the_whole_table_reads(whole: str, part: str) -> None:
+    """Every pathway's ``housing_secured_at(rows)`` (read monthly by the attribution) and
+    ``relief_at(rows)`` (read at the assessment) are exactly ``housing_secured()[rows]`` and
+    ``relief()[rows]``, mid-run when households have moved, rebuilt and been aided."""
     from _support import small
 
     from povsim.model import PovertyModel
@@ -239,16 +242,17 @@ def test_housing_secured_at_is_housing_secured_of_those_rows() -> None:
         model.step()
     run = model.run_state
     rows = np.flatnonzero(model.households.registered)
-    secured = 0
+    some = 0
     for pw in model.pathway_list:
-        full = run.call(pw, "housing_secured")
-        part = run.call(pw, "housing_secured_at", rows)
+        full = run.call(pw, whole)
+        got = run.call(pw, part, rows)
         if full is None:
-            assert part is None
+            assert got is None
             continue
-        assert np.array_equal(part, np.asarray(full)[rows])
-        secured += int(np.count_nonzero(np.asarray(full)))
-    assert secured > 0
+        assert np.array_equal(got, np.asarray(full)[rows])
+        assert np.asarray(got).dtype == np.asarray(full).dtype
+        some += int(np.count_nonzero(np.asarray(full)))
+    assert some > 0
 
 
 @pytest.mark.parametrize("rule", ["poorest_first", "registered_first", "random"])

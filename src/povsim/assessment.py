@@ -132,9 +132,9 @@ class Attribution:
         # income effects: the largest pivotal contribution wins
         contrib: dict[str, Any] = {name: ytd[at] for name, ytd in self.ytd.items()}
         for pw in self._relief:
-            got = run.call(pw, "relief")
+            got = run.call(pw, "relief_at", sel)
             if got is not None:
-                contrib[pw.name] = contrib.get(pw.name, 0.0) + np.asarray(got)[sel]
+                contrib[pw.name] = contrib.get(pw.name, 0.0) + np.asarray(got)
         best = np.zeros(sel.size)
         best_code = np.full(sel.size, -1, dtype=np.int64)
         open_ = code < 0

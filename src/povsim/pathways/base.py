@@ -122,6 +122,13 @@ class Pathway(Component):
         """
         return None
 
+    def relief_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray | None:
+        """:meth:`relief` of the households ``rows`` only (or ``None``): the attribution reads
+        it for the exiting households; a pathway whose relief is a column overrides this to
+        read just those rows."""
+        got = self.relief(ctx)
+        return None if got is None else np.asarray(got)[rows]
+
     def removed(self, ctx: Context) -> np.ndarray | None:
         """Households this pathway took off the register at this year's assessment (a mask,
         e.g. the task forces' re-check of wrongly included households), or ``None``."""

@@ -218,6 +218,9 @@ class DibaoPathway(Pathway):
     def relief(self, ctx: Context) -> np.ndarray:
         return ctx.households.dibao_topup.copy()
 
+    def relief_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        return ctx.households.dibao_topup[rows]
+
     def end_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households
         if self.enabled and self.config.settle_months is not None:

@@ -95,6 +95,9 @@ class MedicalPathway(Pathway):
     def relief(self, ctx: Context) -> np.ndarray:
         return ctx.households.med_paid_ytd.astype(np.float64)
 
+    def relief_at(self, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        return ctx.households.med_paid_ytd[rows].astype(np.float64)
+
     def activate(self, ctx: Context, idx: np.ndarray, month: int) -> None:
         hh = ctx.households
         hh.med_enrolled[idx] = True
