@@ -111,10 +111,7 @@ class Component:
         float64 array over all households.
         """
         if self.income_columns:
-            cols, signs = self._income_terms(ctx)
-            if isinstance(rows, slice):
-                rows = None if rows == slice(None) else np.arange(ctx.households.n)[rows]
-            return column_sum(cols, signs, rows)
+            return column_sum(*self.income_terms(ctx.households), rows)
         flow = self.income(ctx)
         return None if flow is None else np.asarray(flow, dtype=np.float64)[rows]
 
@@ -124,9 +121,9 @@ class Component:
         :meth:`income`)."""
         return bool(self.income_columns) or type(self).income is not Component.income
 
-    def _income_terms(self, ctx: Context) -> tuple[list[np.ndarray], list[float]]:
-        hh = ctx.households
-        return ([hh[name] for name, _ in self.income_columns],
+    def income_terms(self, households: Any) -> tuple[list[np.ndarray], list[float]]:
+        """The columns of :attr:`income_columns` in ``households`` and their signs."""
+        return ([households[name] for name, _ in self.income_columns],
                 [float(sign) for _, sign in self.income_columns])
 
     def end_year(self, ctx: Context, year: int) -> None:

@@ -424,9 +424,7 @@ class RunState:
         numbers are the same either way.
         """
         if comp.income_columns:
-            hh = self.households
-            add_columns(out, [hh[name] for name, _ in comp.income_columns],
-                        [float(sign) for _, sign in comp.income_columns], rows, divisor)
+            add_columns(out, *comp.income_terms(self.households), rows, divisor)
             return
         flow = self.call(comp, "income") if rows is None else self.call(comp, "income_at", rows)
         if flow is None:

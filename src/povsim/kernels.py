@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below_per_segment",
-           "column_sum", "compile_small_tables", "segment_argsort", "segment_sums_float",
-           "segment_sums_int", "use_compiled"]
+__all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below",
+           "below_per_segment", "column_sum", "compile_small_tables", "segment_argsort",
+           "segment_sums_float", "segment_sums_int", "use_compiled"]
 
 
 #: most threads a pass over a large table uses (assumption: the passes are memory-bound; beyond
@@ -394,10 +394,10 @@ def add_columns(out: np.ndarray, columns: list[np.ndarray], signs: list[float],
     out += flow
 
 
-def column_sum(columns: list[np.ndarray], signs: list[float],
-               rows: np.ndarray | None = None) -> np.ndarray:
+def column_sum(columns: list[np.ndarray], signs: list[float], rows: Any = None) -> np.ndarray:
     """``sign[0] × columns[0][rows] + sign[1] × columns[1][rows] + ...`` in float64, added left
-    to right (:func:`add_columns`' terms; ``rows=None``: every row). A new array."""
+    to right (:func:`add_columns`' terms; ``rows``: any index, ``None`` every row). A new
+    array."""
     sel: Any = slice(None) if rows is None else rows
     flow = columns[0][sel].astype(np.float64)
     for col, sign in zip(columns[1:], signs[1:]):
@@ -446,6 +446,17 @@ def segment_argsort(values: np.ndarray, segment: np.ndarray, first: np.ndarray |
                                   starts, stops).astype(np.intp, copy=False)
 
 
+def below(values: np.ndarray, thresholds: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """``u < thresholds`` elementwise, ``u`` the draws (``shift=0``) or the fractional part of
+    ``values + shift`` in the values' dtype (``u - floor(u)``, exact for ``u >= 0``): the NumPy
+    definition of :func:`below_per_segment`, for thresholds given per row."""
+    u = values
+    if shift:
+        u = values + values.dtype.type(shift)
+        u -= np.floor(u)
+    return u < thresholds
+
+
 def below_per_segment(values: np.ndarray, thresholds: np.ndarray, labels: np.ndarray,
                       starts: np.ndarray, stops: np.ndarray, shift: float = 0.0) -> np.ndarray:
     """``u < thresholds[labels]`` with ``u = values`` (``shift=0``) or the fractional part of
@@ -472,11 +483,7 @@ def below_per_segment(values: np.ndarray, thresholds: np.ndarray, labels: np.nda
     values = np.asarray(values)
     thresholds = np.asarray(thresholds, dtype=np.float64)
     if not _use_compiled(values.size):
-        u = values
-        if shift:
-            u = values + values.dtype.type(shift)
-            u -= np.floor(u)
-        return u < thresholds[labels]
+        return below(values, thresholds[labels], shift)
     start, stop = _bounds(starts, stops)
     return _kernel("seg_below")(np.ascontiguousarray(values), values.dtype.type(shift),
                                 thresholds, start, stop)

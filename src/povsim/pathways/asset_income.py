@@ -44,6 +44,7 @@ __all__ = ["AssetIncomePathway", "dividend"]
 #: codes of ``asset_status``
 NEVER, FUNDED, PAYING, FAILED = 0, 1, 2, 3
 
+
 def dividend(unit_cost: float, dividend_rate: float, collective_dividend: float,
              in_poor_village: np.ndarray) -> np.ndarray:
     """Yearly dividend of one household's shares (yuan per household per year).

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["ProductionPathway"]
 
 
-
 class ProductionPathway(Pathway):
     """Farming support, labour transfer and micro-credit for households with labour."""
 

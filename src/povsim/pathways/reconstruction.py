@@ -130,4 +130,3 @@ class ReconstructionPathway(Pathway):
 
     def end_year(self, ctx: Context, year: int) -> None:
         self.spent_last = self.spent_year.copy()
-

@@ -47,6 +47,7 @@ import numpy as np
 
 from povsim.budget import ration
 from povsim.households import Column
+from povsim.kernels import below
 from povsim.pathways.base import Pathway
 from povsim.scenario.schema import TOWNSHIP_FACILITIES
 
@@ -65,6 +66,7 @@ __all__ = [
 #: reach different, weakly related households of a partly covered county)
 _SHIFT = 0.6180339887498949
 
+
 def township_counts(county_people: np.ndarray, township_population: float) -> np.ndarray:
     """Real townships of each county.
 
@@ -82,6 +84,7 @@ def township_counts(county_people: np.ndarray, township_population: float) -> np
     """
     return np.asarray(county_people, dtype=np.float64) / township_population
 
+
 def initial_coverage(initial: float, county_poor: np.ndarray, nonpoor_bonus: float
                      ) -> np.ndarray:
     """Share of each county's townships with a facility at the start.
@@ -90,6 +93,7 @@ def initial_coverage(initial: float, county_poor: np.ndarray, nonpoor_bonus: flo
     """
     poor = np.asarray(county_poor, dtype=bool)
     return np.where(poor, initial, initial + (1.0 - initial) * nonpoor_bonus)
+
 
 def facility_access(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """Which households a county coverage of each facility reaches.
@@ -114,15 +118,14 @@ def facility_access(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray) 
         out[f] = _access_one(draw, county, coverage[f], f)
     return out
 
+
 def _access_one(draw: np.ndarray, county: np.ndarray, coverage: np.ndarray, f: int
                 ) -> np.ndarray:
     """Row ``f`` of :func:`facility_access`: households reached by facility ``f`` (bool)."""
-    draw = np.asarray(draw, dtype=np.float32)
-    # float32 temporaries: at full scale a float64 copy of the draws is 61 MB. u - floor(u)
-    # is np.mod(u, 1) exactly (both are exact for u >= 0) and several times faster
-    u = draw + np.float32(f * _SHIFT)
-    u -= np.floor(u)
-    return u < coverage[county]
+    # float32 draws: at full scale a float64 copy is 61 MB (the pathway itself compares county
+    # by county: Context.county_below, the same flags)
+    return below(np.asarray(draw, dtype=np.float32), coverage[county], f * _SHIFT)
+
 
 def ethnic_counties(names: np.ndarray, prefectures: np.ndarray, chosen: list[str],
                     autonomous: bool) -> np.ndarray:
