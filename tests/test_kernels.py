@@ -193,6 +193,25 @@ def test_segment_argsort_equals_lexsort(seed: int, n: int, n_seg: int, with_firs
                                                           compiled=False), want)
 
 
+@pytest.mark.parametrize("with_first", [False, True])
+def test_segment_argsort_at_each_sort_of_segment(with_first: bool) -> None:
+    """Segments on both sides of the insertion-sort and digit-width limits (1, the limits
+    and one more, a long one), with runs of ties and special values, sort as ``np.lexsort``."""
+    rng = np.random.default_rng(11)
+    lim, wide = kernels.INSERTION_ITEMS, kernels.WIDE_DIGIT_ITEMS
+    sizes = [1, 2, lim, lim + 1, wide - 1, wide, wide + 1, 3 * wide]
+    segment = np.repeat(np.arange(len(sizes)), sizes)
+    n = segment.size
+    values = np.round(rng.normal(0, 50, n))  # many ties
+    values[rng.random(n) < 0.05] = np.nan
+    values[rng.random(n) < 0.05] = -0.0
+    values[rng.random(n) < 0.02] = -np.inf
+    first = rng.random(n) < 0.3 if with_first else None
+    keys = (values,) if first is None else (values, first)
+    np.testing.assert_array_equal(kernels.segment_argsort(values, segment, first, compiled=True),
+                                  np.lexsort((*keys, segment)))
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), k=st.integers(1, 12),
        dtype=st.sampled_from(["float32", "float64"]), shift=st.sampled_from([0.0, 0.618, 1.85]))

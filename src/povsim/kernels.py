@@ -154,10 +154,25 @@ def _add2_all(out, divisor, x, y, sign):  # type: ignore[no-untyped-def]
         out[i] += (np.float64(x[i]) + sign * np.float64(y[i])) / divisor
 
 
+#: Segments of at most this many items are insertion-sorted by :func:`segment_argsort`'s
+#: compiled kernel (assumption, measured on the 2-core machine: a radix pass costs its 2,048
+#: counters however few the items, and at 1:100 most counties have a few dozen candidates; the
+#: sorts of a 1:100 run took 20 ms with the radix sort alone, 5 ms with this)
+INSERTION_ITEMS = 128
+
+#: From this many items a segment is radix-sorted with 11-bit digits (6 passes), below it with
+#: 8-bit ones (8 passes of 256 counters) (assumption, measured: the 1:10 run's sorts took 50 ms
+#: with 11-bit digits only, 39 ms with this and the insertion sort; 1:1 unchanged)
+WIDE_DIGIT_ITEMS = 4096
+
+
 def _seg_argsort(values, first, starts, stops):  # type: ignore[no-untyped-def]
-    """Stable LSD radix sort (six 11-bit digits) of each segment's float64 values (by their
-    order-preserving 64-bit keys; -0.0 as 0.0, every NaN last), then stably by ``first``
-    (0 before 1) where given: :func:`segment_argsort` compiled."""
+    """Stable sort of each segment's float64 values (by their order-preserving 64-bit keys;
+    -0.0 as 0.0, every NaN last), then stably by ``first`` (0 before 1) where given:
+    :func:`segment_argsort` compiled. A segment of at most :data:`INSERTION_ITEMS` items is
+    insertion-sorted; a longer one is LSD radix-sorted, with 8-bit digits below
+    :data:`WIDE_DIGIT_ITEMS` items and 11-bit ones from there (a pass costs the items plus
+    the digit's 256 or 2,048 counters)."""
     out = np.empty(values.size, dtype=np.int64)
     longest = 0
     for s in range(starts.size):
@@ -168,7 +183,7 @@ def _seg_argsort(values, first, starts, stops):  # type: ignore[no-untyped-def]
     rows2 = np.empty(longest, dtype=np.int64)
     count = np.empty(2048, dtype=np.int64)
     sign = np.uint64(1) << np.uint64(63)
-    digit = np.uint64(2047)
+    width = 11
     for s in range(starts.size):
         lo = starts[s]
         m = stops[s] - lo
@@ -187,15 +202,32 @@ def _seg_argsort(values, first, starts, stops):  # type: ignore[no-untyped-def]
             keys[k] = ~b if b & sign else b | sign
             rows[k] = lo + k
         cur_k, cur_r, nxt_k, nxt_r = keys, rows, keys2, rows2
-        for p in range(6):
-            shift = np.uint64(11 * p)
-            count[:] = 0
+        passes = 0
+        if m <= INSERTION_ITEMS:
+            for k in range(1, m):  # stable: an item moves only past strictly greater keys
+                key = cur_k[k]
+                row = cur_r[k]
+                j = k - 1
+                while j >= 0 and cur_k[j] > key:
+                    cur_k[j + 1] = cur_k[j]
+                    cur_r[j + 1] = cur_r[j]
+                    j -= 1
+                cur_k[j + 1] = key
+                cur_r[j + 1] = row
+        else:
+            width = 8 if m < WIDE_DIGIT_ITEMS else 11
+            passes = (64 + width - 1) // width
+        n_digits = 1 << width
+        digit = np.uint64(n_digits - 1)
+        for p in range(passes):
+            shift = np.uint64(width * p)
+            count[:n_digits] = 0
             for k in range(m):
                 count[(cur_k[k] >> shift) & digit] += 1
             if count[(cur_k[0] >> shift) & digit] == m:
                 continue  # every key has this digit: the pass would change nothing
             total = 0
-            for d in range(2048):
+            for d in range(n_digits):
                 c = count[d]
                 count[d] = total
                 total += c
