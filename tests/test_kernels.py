@@ -165,7 +165,7 @@ def test_a_run_on_the_compiled_kernels_equals_the_numpy_run(
     compiled = povsim.run(scn, seed=3)
     assert {"seg_float", "seg_int", "seg_argsort", "seg_below", "add1", "add2", "add1_all",
             "add2_all"} <= set(calls)
-    assert {"_apply_stays_loop", "_aid_loop", "_pay_loop"} <= set(fused)
+    assert {"_apply_stays_loop", "_aid_loop", "_pay_loop", "_eco_income_loop"} <= set(fused)
     for name in plain.variables:
         xr.testing.assert_identical(plain[name], compiled[name])
 
@@ -259,3 +259,20 @@ def test_ensemble_runs_use_the_compiled_kernels_at_every_scale(
     for name in ("registered_poor", "exited", "spending", "exits_by_pathway", "target_shortfall"):
         np.testing.assert_array_equal(stored[name].values,
                                       plain[name].values.astype(np.float64))
+
+
+def test_ecological_income_kernel_adds_in_float32_as_numpy() -> None:
+    """The compiled ecological income of some rows is NumPy's float32 sum widened, bit for bit
+    (a float64 sum would differ in the last digits)."""
+    from povsim.pathways.ecological import _eco_income
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    post = rng.integers(0, 3, n).astype(np.int8)
+    wage = (rng.random(n) * 7000).astype(np.float32)
+    comp = (rng.random(n) * 1234.567).astype(np.float32)
+    rows = np.sort(rng.choice(n, 3000, replace=False))
+    want = (np.where(post[rows] == 2, wage[rows], 0.0) + comp[rows]).astype(np.float64)
+    wide = np.where(post[rows] == 2, wage[rows].astype(np.float64), 0.0) + comp[rows]
+    assert not np.array_equal(want, wide)  # the test can tell the two sums apart
+    np.testing.assert_array_equal(_eco_income(post, wage, comp, rows.astype(np.int64)), want)
