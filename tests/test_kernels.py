@@ -276,3 +276,53 @@ def test_ecological_income_kernel_adds_in_float32_as_numpy() -> None:
     wide = np.where(post[rows] == 2, wage[rows].astype(np.float64), 0.0) + comp[rows]
     assert not np.array_equal(want, wide)  # the test can tell the two sums apart
     np.testing.assert_array_equal(_eco_income(post, wage, comp, rows.astype(np.int64)), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 800), k=st.integers(1, 12),
+       line=st.sampled_from([0.0, 2300.0, 3146.5]), weight=st.sampled_from([1.0, 100.0, 0.37]))
+def test_gap_and_masked_sums_equal_their_numpy_definitions(seed: int, n: int, k: int,
+                                                           line: float, weight: float) -> None:
+    """Compiled or not, the per-segment gap totals equal ``segment_sums_float`` of the NumPy
+    product (NaN incomes, incomes on the line, empty segments) and the masked persons equal
+    the integer sums of ``size * mask``."""
+    rng = np.random.default_rng(seed)
+    start, stop = _segments(rng, n, k)
+    start[0], stop[-1] = 0, n
+    pc = np.round(rng.normal(3000, 1500, n), 1)
+    pc[rng.random(n) < 0.05] = line
+    pc[rng.random(n) < 0.02] = np.nan
+    size = rng.integers(1, 9, n).astype(np.int8)
+    mask = rng.random(n) < 0.6
+    want = kernels.segment_sums_float(np.maximum(line - pc, 0.0) * size * mask * weight,
+                                      start, stop)
+    np.testing.assert_array_equal(kernels.gap_sums(pc, line, size, mask, start, stop, weight),
+                                  want)
+    compiled = kernels._kernel("seg_gap")(pc, line, size, mask.view(np.uint8), weight,
+                                          start.astype(np.int64), stop.astype(np.int64))
+    np.testing.assert_array_equal(compiled, want)
+    people = kernels.segment_sums_int(size * mask, start, stop)
+    np.testing.assert_array_equal(kernels.masked_sums_int(size, mask, start, stop), people)
+    np.testing.assert_array_equal(
+        kernels._kernel("seg_masked_int")(size, mask.view(np.uint8), start.astype(np.int64),
+                                          stop.astype(np.int64)), people)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 800), k=st.integers(1, 12))
+def test_product_sums_equal_their_numpy_definition(seed: int, n: int, k: int) -> None:
+    """The totals of size × income, of all rows and of the masked ones, compiled or not."""
+    rng = np.random.default_rng(seed)
+    start, stop = _segments(rng, n, k)
+    start[0], stop[-1] = 0, n
+    size = rng.integers(1, 9, n).astype(np.int8)
+    pc = rng.lognormal(8, 1, n)
+    mask = rng.random(n) < 0.4
+    p = size * pc
+    want = (kernels.segment_sums_float(p, start, stop),
+            kernels.segment_sums_float(p * mask, start, stop))
+    for got in (kernels.product_sums(size, pc, mask, start, stop),
+                kernels._kernel("seg_prod")(size, pc, mask.view(np.uint8),
+                                            start.astype(np.int64), stop.astype(np.int64))):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

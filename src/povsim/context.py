@@ -34,7 +34,8 @@ from povsim.budget import Ledger, Rationed, combine_binding, priority_order, rat
 from povsim.budget.capacity import buy as buy_places
 from povsim.errors import ModelBuildError, PovsimError
 from povsim.households import Households, segment_sums
-from povsim.kernels import add_columns, below_per_segment, helper_threads, use_compiled
+from povsim.kernels import (add_columns, below_per_segment, gap_sums, helper_threads,
+                            masked_sums_int, use_compiled)
 from povsim.population.places import Places
 from povsim.rng import Streams
 
@@ -241,6 +242,20 @@ class RunState:
         P = self.places
         return segment_sums(values, P.county_start, P.county_stop, dtype=dtype,
                             labels=self.households.county)
+
+    def county_gap(self, pc: np.ndarray, line: float, mask: np.ndarray,
+                   weight: float = 1.0) -> np.ndarray:
+        """Per county, ``Σ max(line - pc, 0) × size × weight`` over the households in ``mask``
+        (yuan; :func:`povsim.kernels.gap_sums`, one pass in large tables)."""
+        P = self.places
+        return gap_sums(pc, line, self.households.size, mask, P.county_start, P.county_stop,
+                        weight)
+
+    def county_people(self, mask: np.ndarray) -> np.ndarray:
+        """Persons (simulated, int64) per county in the households where ``mask`` holds
+        (:func:`povsim.kernels.masked_sums_int`)."""
+        P = self.places
+        return masked_sums_int(self.households.size, mask, P.county_start, P.county_stop)
 
     def village_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Per-village sums of one value per household (simulated units, not weighted)."""
@@ -663,6 +678,16 @@ class Context:
         :func:`povsim.households.segment_sums`.
         """
         return self._run.county_sum(values, dtype=dtype)
+
+    def county_gap(self, pc: np.ndarray, line: float, mask: np.ndarray,
+                   weight: float = 1.0) -> np.ndarray:
+        """Per county, ``Σ max(line - pc, 0) × size × weight`` over the households in ``mask``
+        (yuan; see :meth:`RunState.county_gap`)."""
+        return self._run.county_gap(pc, line, mask, weight)
+
+    def county_people(self, mask: np.ndarray) -> np.ndarray:
+        """Persons (simulated, int64) per county in the households where ``mask`` holds."""
+        return self._run.county_people(mask)
 
     def village_sum(self, values: np.ndarray, dtype: Any = None) -> np.ndarray:
         """Per-village sums of one value per household (simulated units), as

@@ -24,8 +24,9 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below",
-           "below_per_segment", "column_sum", "compile_small_tables", "segment_argsort",
-           "segment_sums_float", "segment_sums_int", "use_compiled"]
+           "below_per_segment", "column_sum", "compile_small_tables", "gap_sums",
+           "masked_sums_int", "product_sums", "segment_argsort", "segment_sums_float", "segment_sums_int",
+           "use_compiled"]
 
 
 #: most threads a pass over a large table uses (assumption: the passes are memory-bound; beyond
@@ -109,7 +110,8 @@ def _kernel(name: str) -> Callable[..., Any]:
         _compiled.update(seg_float=jit(_seg_float), seg_int=jit(_seg_int),
                          seg_argsort=jit(_seg_argsort), seg_below=jit(_seg_below),
                          add1=jit(_add1), add2=jit(_add2), add1_all=jit(_add1_all),
-                         add2_all=jit(_add2_all))
+                         add2_all=jit(_add2_all), seg_gap=jit(_seg_gap),
+                         seg_masked_int=jit(_seg_masked_int), seg_prod=jit(_seg_prod))
     return _compiled[name]
 
 
@@ -129,6 +131,47 @@ def _seg_int(values, start, stop):  # type: ignore[no-untyped-def]
         acc = 0
         for i in range(start[s], stop[s]):
             acc += np.int64(values[i])
+        out[s] = acc
+    return out
+
+
+def _seg_gap(pc, line, size, mask, weight, start, stop):  # type: ignore[no-untyped-def]
+    out = np.zeros(start.size)
+    for s in range(start.size):
+        acc = 0.0
+        for i in range(start[s], stop[s]):
+            g = line - pc[i]
+            if g < 0.0:  # np.maximum(g, 0.0); NaN stays NaN
+                g = 0.0
+            v = g * np.float64(size[i])
+            v = v * (1.0 if mask[i] else 0.0)
+            acc += v * weight
+        out[s] = acc
+    return out
+
+
+def _seg_prod(a, b, mask, start, stop):  # type: ignore[no-untyped-def]
+    out = np.zeros(start.size)
+    masked = np.zeros(start.size)
+    for s in range(start.size):
+        acc = 0.0
+        acc_m = 0.0
+        for i in range(start[s], stop[s]):
+            v = np.float64(a[i]) * np.float64(b[i])
+            acc += v
+            acc_m += v * (1.0 if mask[i] else 0.0)
+        out[s] = acc
+        masked[s] = acc_m
+    return out, masked
+
+
+def _seg_masked_int(values, mask, start, stop):  # type: ignore[no-untyped-def]
+    out = np.zeros(start.size, dtype=np.int64)
+    for s in range(start.size):
+        acc = 0
+        for i in range(start[s], stop[s]):
+            if mask[i]:
+                acc += np.int64(values[i])
         out[s] = acc
     return out
 
@@ -373,6 +416,72 @@ def segment_sums_int(values: np.ndarray, start: np.ndarray, stop: np.ndarray) ->
     if not _use_compiled(np.size(values)):
         return _segment_sums_int_np(values, start, stop)
     return _kernel("seg_int")(_plain(values), start, stop)
+
+
+def gap_sums(pc: np.ndarray, line: float, size: np.ndarray, mask: np.ndarray,
+             start: np.ndarray, stop: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """Per segment, the float64 total of ``max(line - pc, 0) × size × mask × weight``: the
+    people-weighted income gap to a line of the households in ``mask`` (yuan).
+
+    The NumPy definition is ``segment_sums_float(np.maximum(line - pc, 0.0) * size * mask *
+    weight, start, stop)``, multiplied left to right and summed in row order; the compiled
+    version (large tables) does the same arithmetic row by row without the three float64
+    temporaries over the table, and equals it bit for bit (the tests compare).
+
+    Parameters
+    ----------
+    pc
+        Per-capita income of each row (yuan/person/year).
+    line
+        The line (yuan/person/year).
+    size
+        Persons of each row.
+    mask
+        Rows counted (bool).
+    start, stop
+        Row bounds of each segment (e.g. the counties).
+    weight
+        Factor applied to each row's gap before the sum (1: none).
+    """
+    start, stop = _bounds(start, stop)
+    if not _use_compiled(np.size(pc)):
+        gap = np.maximum(line - pc, 0.0) * size * mask * weight
+        return segment_sums_float(gap, start, stop)
+    return _kernel("seg_gap")(np.ascontiguousarray(pc, dtype=np.float64), float(line),
+                              np.ascontiguousarray(size), _plain(mask), float(weight),
+                              start, stop)
+
+
+def product_sums(a: np.ndarray, b: np.ndarray, mask: np.ndarray, start: np.ndarray,
+                 stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment, the float64 totals of ``a × b`` over all rows and over the rows in
+    ``mask`` (e.g. persons × per-capita income: the income of every county, and of its
+    registered households).
+
+    The NumPy definition: ``p = a * b`` (in float64), then ``segment_sums_float(p)`` and
+    ``segment_sums_float(p * mask)``, summed in row order; the compiled version (large
+    tables) makes one pass without the products over the table, bit for bit the same.
+    """
+    start, stop = _bounds(start, stop)
+    if not _use_compiled(np.size(a)):
+        p = np.multiply(a, b, dtype=np.float64)
+        total = segment_sums_float(p, start, stop)
+        p *= mask
+        return total, segment_sums_float(p, start, stop)
+    return _kernel("seg_prod")(np.ascontiguousarray(a), np.ascontiguousarray(b),
+                               _plain(np.asarray(mask, dtype=np.bool_)), start, stop)
+
+
+def masked_sums_int(values: np.ndarray, mask: np.ndarray, start: np.ndarray,
+                    stop: np.ndarray) -> np.ndarray:
+    """Exact int64 totals of integer ``values`` over the rows of each segment where ``mask``
+    holds: ``segment_sums_int(values * mask, start, stop)`` (e.g. the persons of the
+    registered households of every county) without the product over the table."""
+    start, stop = _bounds(start, stop)
+    mask = np.asarray(mask).astype(np.bool_, copy=False)
+    if not _use_compiled(np.size(values)):
+        return segment_sums_int(values * mask, start, stop)
+    return _kernel("seg_masked_int")(_plain(values), _plain(mask), start, stop)
 
 
 def add_columns(out: np.ndarray, columns: list[np.ndarray], signs: list[float],

@@ -276,9 +276,8 @@ def allocate(run: RunState, year: int) -> np.ndarray:
     hh = run.households
     w = run.weight
     reg = hh.registered
-    people = run.county_sum(hh.size * reg, dtype=np.int64) * w
-    gap_pc = np.maximum(run.poverty_line - hh.pc_assessed, 0.0)
-    gap = run.county_sum(gap_pc * hh.size * reg * w, dtype=np.float64)
+    people = run.county_people(reg) * w
+    gap = run.county_gap(hh.pc_assessed, run.poverty_line, reg, w)
     b = run.params.budget
     P = run.places
     amounts = source_amounts(run.params, year)

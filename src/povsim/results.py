@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from povsim.kernels import product_sums
 from povsim.provenance import code_provenance, output_provenance
 from povsim.registry import OUTPUTS
 from povsim.version import povsim_version
@@ -80,7 +81,7 @@ class Recorder:
 
     def _county_people(self, mask: np.ndarray) -> np.ndarray:
         """People (real persons) per county in the households where ``mask`` holds."""
-        return self._county_count(self.model.households.size * mask)
+        return self.model.county_people(mask).astype(np.float64) * self.model.weight
 
     def _core(self, year: int, flows: bool) -> dict[str, VarSpec]:
         m = self.model
@@ -138,16 +139,16 @@ class Recorder:
 
         # incomes (people-weighted, simulated households)
         people_c = self._county_count(hh.size)
-        size_pc = hh.size * hh.pc_income  # float64 over all households: computed once
-        inc_sum = self._county_sum(size_pc)
+        # Σ size × income per county, of all households and of the registered ones
+        inc_sum, reg_inc = product_sums(hh.size, hh.pc_income, hh.registered, P.county_start,
+                                        P.county_stop)
+        inc_sum *= m.weight
+        reg_inc *= m.weight
         out["mean_income"] = (
             ("region",), self._by_region(inc_sum) / np.maximum(self._by_region(people_c), 1e-9),
             _attrs("yuan/person/year",
                    "mean per-capita net income of simulated households (outside the poor "
                    "counties only the low-income band is simulated)"))
-        size_pc *= hh.registered  # (size × income) × registered, as before, in place
-        reg_inc = self._county_sum(size_pc)
-        del size_pc
         out["registered_mean_income"] = (
             ("region",), self._by_region(reg_inc) / np.maximum(self._by_region(reg_c), 1e-9),
             _attrs("yuan/person/year", "mean per-capita net income of the registered poor"))

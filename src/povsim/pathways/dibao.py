@@ -80,8 +80,7 @@ class DibaoPathway(Pathway):
         if self.config.settle_months is None:
             return np.zeros(C)
         mon = self.monitored(ctx)
-        gap = np.maximum(ctx.poverty_line - hh.pc_assessed, 0.0) * hh.size * mon
-        expect = ctx.county_sum(gap, dtype=np.float64) * ctx.weight
+        expect = ctx.county_gap(hh.pc_assessed, ctx.poverty_line, mon) * ctx.weight
         some = ctx.county_sum(mon, dtype=np.int64) > 0
         return np.maximum(np.maximum(self.settled, expect), some * 1.0)
 
