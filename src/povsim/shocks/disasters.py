@@ -67,6 +67,13 @@ class DisasterShock(Component):
         self.destroyed = np.zeros(C)
         self.damaged = np.zeros(C)
         self._R = R
+        # the villages of each county (ascending ids), and a village lookup reused by _strike
+        bounds = np.searchsorted(P.village_county, np.arange(C + 1)) if np.all(
+            np.diff(P.village_county) >= 0) else None
+        self._villages = ([np.arange(bounds[c], bounds[c + 1]) for c in range(C)]
+                          if bounds is not None
+                          else [np.flatnonzero(P.village_county == c) for c in range(C)])
+        self._hit_village = np.zeros(P.n_villages, dtype=bool)
 
     def start_year(self, ctx: Context, year: int) -> None:
         self.hit_households[:] = 0
@@ -109,8 +116,9 @@ class DisasterShock(Component):
         struck: list[int] = []
         rows: list[np.ndarray] = []
         levels: list[np.ndarray] = []
+        hit_village = self._hit_village
         for c in counties:
-            villages = np.flatnonzero(P.village_county == c)
+            villages = self._villages[c]
             if villages.size == 0:
                 continue
             uv = ctx.streams.get("disaster.villages", month, c, h).random(villages.size)
@@ -119,7 +127,9 @@ class DisasterShock(Component):
                 continue
             sl = P.county_slice(c)
             ud = ctx.streams.get("disaster.damage", month, c, h).random(sl.stop - sl.start)
-            in_hit = np.isin(hh.village[sl], hit_v)
+            hit_village[hit_v] = True  # np.isin(hh.village[sl], hit_v), by lookup
+            in_hit = hit_village[hh.village[sl]]
+            hit_village[hit_v] = False
             ud = ud[in_hit]
             destroyed = ud < p_destroyed
             damaged = (~destroyed) & (ud < p_destroyed + p_damaged)
