@@ -15,6 +15,7 @@ from _support import SMALL_SCALE
 
 import povsim
 from povsim import cli
+from povsim import kernels
 from povsim.budget import Ledger, priority_order, ration, segment_cumsum
 from povsim.errors import ModelBuildError
 from povsim.households import Households
@@ -99,6 +100,8 @@ def test_segment_cumsum_equals_each_segments_cumsum(seed: int, n: int, n_seg: in
     for s in np.unique(seg):
         want[seg == s] = np.cumsum(vals[seg == s])
     np.testing.assert_array_equal(segment_cumsum(vals, seg, n_seg), want)
+    if kernels.HAVE_NUMBA:  # and the compiled pass (large tables, ensembles)
+        np.testing.assert_array_equal(kernels.segment_cumsum(vals, seg), want)
 
 
 def test_priority_orders_within_counties() -> None:

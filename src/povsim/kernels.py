@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below",
            "below_per_segment", "column_sum", "compile_small_tables", "gap_sums",
-           "masked_sums_int", "product_sums", "segment_argsort", "segment_sums_float", "segment_sums_int",
+           "masked_sums_int", "product_sums", "segment_argsort", "segment_cumsum", "segment_sums_float", "segment_sums_int",
            "use_compiled"]
 
 
@@ -111,7 +111,8 @@ def _kernel(name: str) -> Callable[..., Any]:
                          seg_argsort=jit(_seg_argsort), seg_below=jit(_seg_below),
                          add1=jit(_add1), add2=jit(_add2), add1_all=jit(_add1_all),
                          add2_all=jit(_add2_all), seg_gap=jit(_seg_gap),
-                         seg_masked_int=jit(_seg_masked_int), seg_prod=jit(_seg_prod))
+                         seg_masked_int=jit(_seg_masked_int), seg_prod=jit(_seg_prod),
+                         seg_cumsum=jit(_seg_cumsum))
     return _compiled[name]
 
 
@@ -163,6 +164,18 @@ def _seg_prod(a, b, mask, start, stop):  # type: ignore[no-untyped-def]
         out[s] = acc
         masked[s] = acc_m
     return out, masked
+
+
+def _seg_cumsum(values, seg):  # type: ignore[no-untyped-def]
+    out = np.empty(values.size)
+    acc = 0.0
+    for i in range(values.size):
+        if i == 0 or seg[i] != seg[i - 1]:
+            acc = values[i]  # np.cumsum starts from the first value, not from 0.0 + it
+        else:
+            acc = acc + values[i]
+        out[i] = acc
+    return out
 
 
 def _seg_masked_int(values, mask, start, stop):  # type: ignore[no-untyped-def]
@@ -470,6 +483,14 @@ def product_sums(a: np.ndarray, b: np.ndarray, mask: np.ndarray, start: np.ndarr
         return total, segment_sums_float(p, start, stop)
     return _kernel("seg_prod")(np.ascontiguousarray(a), np.ascontiguousarray(b),
                                _plain(np.asarray(mask, dtype=np.bool_)), start, stop)
+
+
+def segment_cumsum(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Compiled cumulative sums of float64 ``values`` restarting where ``seg`` changes: the
+    same sequential additions as ``np.cumsum`` of each segment's run
+    (:func:`povsim.budget.rationing.segment_cumsum` uses it where :func:`use_compiled`)."""
+    return _kernel("seg_cumsum")(np.ascontiguousarray(values, dtype=np.float64),
+                                 np.ascontiguousarray(seg))
 
 
 def masked_sums_int(values: np.ndarray, mask: np.ndarray, start: np.ndarray,

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from povsim.kernels import segment_argsort
+from povsim.kernels import segment_argsort, use_compiled
+from povsim.kernels import segment_cumsum as _compiled_cumsum
 
 __all__ = [
     "BINDING",
@@ -70,13 +71,17 @@ def segment_cumsum(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarra
     """Cumulative sums of ``values`` restarting at each segment (``seg`` sorted, ascending).
 
     Each segment's sums are computed sequentially in its own order, exactly as
-    ``np.cumsum(values[seg == s])`` would.
+    ``np.cumsum(values[seg == s])`` would: in one compiled pass where
+    :func:`povsim.kernels.use_compiled` (large tables, ensembles), otherwise by NumPy slices
+    or a padded table.
     """
     values = np.asarray(values, dtype=np.float64)
     n = values.size
     if n == 0:
         return values.copy()
     seg = np.asarray(seg)
+    if use_compiled(n):
+        return _compiled_cumsum(values, seg)
     cut = np.flatnonzero(seg[1:] != seg[:-1]) + 1
     longest = int(np.diff(cut, prepend=0, append=n).max())
     # one cumsum per segment's slice, or one over a table of segments × their longest run
