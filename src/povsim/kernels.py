@@ -25,8 +25,8 @@ import numpy as np
 
 __all__ = ["COMPILED_FROM", "HAVE_NUMBA", "LazyKernel", "add_columns", "below",
            "below_per_segment", "column_sum", "compile_small_tables", "gap_sums",
-           "masked_sums_int", "product_sums", "segment_argsort", "segment_cumsum", "segment_sums_float", "segment_sums_int",
-           "use_compiled"]
+           "masked_sums_int", "product_sums", "segment_argsort", "segment_cumsum",
+           "segment_sums_float", "segment_sums_int", "use_compiled"]
 
 
 #: most threads a pass over a large table uses (assumption: the passes are memory-bound; beyond
@@ -457,6 +457,7 @@ def gap_sums(pc: np.ndarray, line: float, size: np.ndarray, mask: np.ndarray,
         Factor applied to each row's gap before the sum (1: none).
     """
     start, stop = _bounds(start, stop)
+    mask = np.asarray(mask).astype(np.bool_, copy=False)
     if not _use_compiled(np.size(pc)):
         gap = np.maximum(line - pc, 0.0) * size * mask * weight
         return segment_sums_float(gap, start, stop)
@@ -479,10 +480,11 @@ def product_sums(a: np.ndarray, b: np.ndarray, mask: np.ndarray, start: np.ndarr
     if not _use_compiled(np.size(a)):
         p = np.multiply(a, b, dtype=np.float64)
         total = segment_sums_float(p, start, stop)
-        p *= mask
+        p *= np.asarray(mask).astype(np.bool_, copy=False)
         return total, segment_sums_float(p, start, stop)
     return _kernel("seg_prod")(np.ascontiguousarray(a), np.ascontiguousarray(b),
-                               _plain(np.asarray(mask, dtype=np.bool_)), start, stop)
+                               _plain(np.asarray(mask).astype(np.bool_, copy=False)), start,
+                               stop)
 
 
 def segment_cumsum(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
