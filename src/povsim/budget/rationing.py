@@ -116,7 +116,7 @@ def priority_order(rule: str, county: np.ndarray, pc: np.ndarray, registered: np
     u
         One uniform per item (``"random"`` only).
     compiled
-        Sort county by county with the compiled radix sort
+        Sort county by county with the compiled sort
         (:func:`povsim.kernels.segment_argsort`; the same permutation), as the engine does
         for a large table.
 
