@@ -68,7 +68,8 @@ class DibaoPathway(Pathway):
     def setup(self, ctx: Context) -> None:
         #: floor settlements paid last year by county (yuan): the expected need of this year's
         self.settled = np.zeros(ctx.places.n_counties)
-        self._floors = None
+        #: (year, rows with a floor, their counties, floor × size): see :meth:`settle`
+        self._floors: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def expected_need(self, ctx: Context, year: int) -> np.ndarray:
         """Settlements expected this year by county (yuan): last year's, or, if larger, the
@@ -86,8 +87,7 @@ class DibaoPathway(Pathway):
 
     def start_year(self, ctx: Context, year: int) -> None:
         hh = ctx.households
-        #: (year, rows with a floor, their counties, floor × size): see :meth:`settle`
-        self._floors: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._floors = None  # found again at this year's first settlement
         hh.dibao_enrolled[:] = False
         hh.dibao_payment[:] = 0.0
         hh.disability_payment[:] = 0.0

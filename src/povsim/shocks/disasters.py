@@ -68,11 +68,7 @@ class DisasterShock(Component):
         self.damaged = np.zeros(C)
         self._R = R
         # the villages of each county (ascending ids), and a village lookup reused by _strike
-        bounds = np.searchsorted(P.village_county, np.arange(C + 1)) if np.all(
-            np.diff(P.village_county) >= 0) else None
-        self._villages = ([np.arange(bounds[c], bounds[c + 1]) for c in range(C)]
-                          if bounds is not None
-                          else [np.flatnonzero(P.village_county == c) for c in range(C)])
+        self._villages = [np.flatnonzero(P.village_county == c) for c in range(C)]
         self._hit_village = np.zeros(P.n_villages, dtype=bool)
 
     def start_year(self, ctx: Context, year: int) -> None:
