@@ -28,15 +28,25 @@ def run_targets(ds: xr.Dataset, scenario: Scenario) -> xr.Dataset:
     return target_variables(ds, scenario)
 
 
-def _as_float(ds: xr.Dataset) -> xr.Dataset:
-    out = {}
-    for name, var in ds.data_vars.items():
-        if var.dtype.kind in "biuf" and var.dtype != np.float64:
-            out[name] = var.astype(np.float64)
-            if var.dtype.kind in "iu" and name == "county_exit_year":
-                out[name] = out[name].where(var >= 0)
-            out[name].attrs = dict(var.attrs)
-    return ds.assign(out) if out else ds
+def _for_store(ds: xr.Dataset, extra: dict[str, xr.Variable]) -> xr.Dataset:
+    """``ds`` with every numeric variable as ``float64`` (``county_exit_year``'s ``-1``, not
+    exited, as ``NaN``) and the ``extra`` variables after its own.
+
+    Built from the variables' arrays in one Dataset: xarray's ``astype`` and ``merge`` per
+    variable took ~25 ms of a 1:100 run of ~400 ms.
+    """
+    out: dict[str, xr.Variable] = {}
+    variables = ds.variables  # Variables, not DataArrays (making ~60 of those took ~7 ms)
+    for name in ds.data_vars:
+        v = variables[name]
+        if v.dtype.kind in "biuf" and v.dtype != np.float64:
+            data = v.values.astype(np.float64)
+            if v.dtype.kind in "iu" and name == "county_exit_year":
+                data[v.values < 0] = np.nan
+            v = xr.Variable(v.dims, data, dict(v.attrs))
+        out[name] = v
+    out.update(extra)
+    return xr.Dataset(out, coords=ds.coords)
 
 
 def simulate(
@@ -76,20 +86,17 @@ def simulate(
     ds = model.run(progress=False)
     if not attribution:
         ds = ds.drop_vars("exits_by_pathway").drop_dims("attribution", errors="ignore")
-    spent = ds["spending"].sum(skipna=True)
-    allocated = ds["allocated"].sum(skipna=True)
-    cost = xr.Dataset({
-        "total_spending": ((), float(spent), {"units": "yuan",
-                                                "description": "all money spent, all years"}),
-        "total_allocated": ((), float(allocated), {"units": "yuan",
-                                                   "description": "all new money allocated "
-                                                                  "(the budget), all years"}),
-    })
-    parts = [ds, cost]
-    # "override" keeps every variable's own units and description (each comes from one part);
-    # the Dataset's attributes are set below
-    out = xr.merge(parts, compat="override", join="outer", combine_attrs="override")
-    out = _as_float(out)
+    extra = {
+        "total_spending": xr.Variable((), float(ds["spending"].sum(skipna=True)),
+                                      {"units": "yuan",
+                                       "description": "all money spent, all years"}),
+        "total_allocated": xr.Variable((), float(ds["allocated"].sum(skipna=True)),
+                                       {"units": "yuan",
+                                        "description": "all new money allocated (the budget), "
+                                                       "all years"}),
+    }
+    # every variable keeps its own units and description; the Dataset's attributes are set below
+    out = _for_store(ds, extra)
     out.attrs = {
         "seed": int(model.seed_value),
         "scenario_sha256": scenario.sha256(),
