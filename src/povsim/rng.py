@@ -146,6 +146,20 @@ def seed_states(entropy: int, spawn_keys: Sequence[Sequence[int]],
         ``uint64``, shape ``(len(spawn_keys), n_words)``.
     """
     run = _uint32_words(int(entropy))
+    head = run + [0] * (_POOL - len(run))
+    try:
+        keys = np.array(spawn_keys, dtype=np.int64)
+    except (ValueError, OverflowError, TypeError):  # ragged, or a key beyond int64
+        keys = None
+    if (keys is not None and keys.ndim == 2 and keys.size and keys.min() >= 0
+            and keys.max() <= _MASK32):
+        # the usual case (the same number of keys, each one 32-bit word): one array, no
+        # Python loop over the keys (a population makes 1,610 generators)
+        ent = np.empty((keys.shape[0], len(head) + keys.shape[1]), dtype=np.uint32)
+        ent[:, : len(head)] = head
+        ent[:, len(head):] = keys
+        with np.errstate(over="ignore"):
+            return _hash(ent, 2 * n_words).astype("<u4").view("<u8")
     rows = [run + [0] * (_POOL - len(run)) + [w for k in ks for w in _uint32_words(int(k))]
             for ks in spawn_keys]
     out = np.empty((len(rows), n_words), dtype=np.uint64)
