@@ -43,6 +43,7 @@ __all__ = [
     "INDEX_COLUMNS",
     "STATE",
     "Context",
+    "Marks",
     "PlaceState",
     "PlanState",
     "RunState",
@@ -126,6 +127,93 @@ class UndeclaredAccess(PovsimError):
     """A component touched state it did not declare (checked mode)."""
 
 
+class Marks:
+    """Households flagged this year by each pathway (served, or left waiting), kept as rows.
+
+    A pathway serves a small share of the households: its rows take a few MB at full scale
+    where a flag per household took 7.7 MB for every pathway and flag (~170 MB in all). Read
+    a pathway's flags as a read-only boolean mask over all households (``marks[name]``, made
+    on demand) or as its rows (:meth:`rows`); add to them with :meth:`mark` (which
+    :meth:`Context.mark` calls).
+
+    Parameters
+    ----------
+    n
+        Households in the table.
+    """
+
+    #: rows held before they are merged into one sorted, duplicate-free array (assumption:
+    #: the monthly marks of medical aid repeat rows; merging at n / 8 keeps the lists below a
+    #: mask's size)
+    _MERGE_SHARE = 8
+
+    def __init__(self, n: int = 0) -> None:
+        self.n = int(n)
+        self._rows: dict[str, list[np.ndarray]] = {}
+        self._held: dict[str, int] = {}
+        self._merged: dict[str, bool] = {}
+
+    def add(self, name: str) -> None:
+        """Start an empty list of flags for pathway ``name``."""
+        self._rows[name] = []
+        self._held[name] = 0
+        self._merged[name] = True
+
+    def mark(self, name: str, which: np.ndarray) -> None:
+        """Flag households ``which`` (rows, or a boolean mask over all households)."""
+        which = np.asarray(which)
+        rows = np.flatnonzero(which) if which.dtype == np.bool_ else which.ravel()
+        if rows.size == 0:
+            return
+        if rows.min() < 0 or rows.max() >= self.n:
+            raise IndexError(f"rows must lie in 0..{self.n - 1}")
+        held = self._rows[name]
+        held.append(rows.astype(np.int32 if self.n < 2**31 else np.int64))
+        self._held[name] += rows.size
+        self._merged[name] = False
+        if self._held[name] * self._MERGE_SHARE > self.n and len(held) > 1:
+            self.rows(name)
+
+    def rows(self, name: str) -> np.ndarray:
+        """The flagged rows of pathway ``name``, sorted, each once."""
+        held = self._rows[name]
+        if not held:
+            return np.zeros(0, dtype=np.int64)
+        if not self._merged[name]:
+            held[:] = [np.unique(np.concatenate(held))]
+            self._held[name] = held[0].size
+            self._merged[name] = True
+        return held[0]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        rows = self.rows(name)
+        mask = np.zeros(self.n, dtype=bool)
+        mask[rows] = True
+        mask.flags.writeable = False  # a write would be lost: flag with mark()
+        return mask
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rows
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def keys(self) -> Any:
+        """The pathways' names."""
+        return self._rows.keys()
+
+    def values(self) -> Any:
+        """Every pathway's mask (made on demand)."""
+        return (self[k] for k in self._rows)
+
+    def items(self) -> Any:
+        """``(name, mask)`` of every pathway."""
+        return ((k, self[k]) for k in self._rows)
+
+
 @dataclass
 class PlanState:
     """This year's plan: who each pathway served or left waiting, and county capacities.
@@ -133,7 +221,8 @@ class PlanState:
     Attributes
     ----------
     served, waiting
-        Pathway name → one flag per household.
+        Pathway name → the households flagged this year (:class:`Marks`: rows, or a mask
+        over all households on demand).
     capacity
         Pathway name → capacity left per county this year (units; ``inf``: no limit).
     need
@@ -152,8 +241,8 @@ class PlanState:
         One flag per village: due to exit this year under its county's plan.
     """
 
-    served: dict[str, np.ndarray] = field(default_factory=dict)
-    waiting: dict[str, np.ndarray] = field(default_factory=dict)
+    served: Marks = field(default_factory=Marks)
+    waiting: Marks = field(default_factory=Marks)
     capacity: dict[str, np.ndarray] = field(default_factory=dict)
     need: dict[str, np.ndarray] = field(default_factory=dict)
     binding: dict[str, np.ndarray] = field(default_factory=dict)
@@ -736,9 +825,9 @@ class Context:
         """Record households served (enrolled or paid) or left waiting by this pathway."""
         plan = self._run.plan
         if served is not None and self.name in plan.served:
-            plan.served[self.name][served] = True
+            plan.served.mark(self.name, served)
         if waiting is not None and self.name in plan.waiting:
-            plan.waiting[self.name][waiting] = True
+            plan.waiting.mark(self.name, waiting)
 
     def order(self, idx: np.ndarray, rule: str) -> np.ndarray:
         """The permutation sorting households ``idx`` by county, then by the priority ``rule``.

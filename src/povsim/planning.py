@@ -42,7 +42,7 @@ import numpy as np
 
 from povsim.budget import BINDING, county_split, envelope_weights, segment_cumsum, source_amounts
 from povsim.budget.rationing import ELIGIBILITY, NOBODY_LEFT, NONE
-from povsim.context import PlanState, RunState
+from povsim.context import Marks, PlanState, RunState
 from povsim.scenario.schema import at
 
 __all__ = ["allocate", "concentrate", "county_plans", "plan_record", "plan_sources", "plan_year",
@@ -347,11 +347,11 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
     hh = run.households
     C = run.places.n_counties
     w = run.weight
-    plan = run.plan = PlanState()
+    plan = run.plan = PlanState(served=Marks(hh.n), waiting=Marks(hh.n))
     eligible: dict[str, np.ndarray] = {}
     for pw in pathways:
-        plan.served[pw.name] = np.zeros(hh.n, dtype=bool)
-        plan.waiting[pw.name] = np.zeros(hh.n, dtype=bool)
+        plan.served.add(pw.name)
+        plan.waiting.add(pw.name)
         if not pw.enabled:
             plan.capacity[pw.name] = np.zeros(C)
             continue
@@ -432,8 +432,8 @@ def plan_year(run: RunState, pathways: list[Any], services: Any, year: int) -> N
         idx, cost, credit = idx[order], cost[order], credit[order]
         units = pw.units(ctx, idx) * w if pw.name in plan.capacity else None
         paid, credit_ok = run.call(pw, "ration", idx, cost, credit, units, year)
-        plan.served[pw.name][idx[paid]] = True
-        plan.waiting[pw.name][idx[~paid]] = True
+        plan.served.mark(pw.name, idx[paid])
+        plan.waiting.mark(pw.name, idx[~paid])
         if paid.any():
             chosen[pw.name] = (idx[paid], credit_ok[paid])
     if services.enabled:

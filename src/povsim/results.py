@@ -79,6 +79,11 @@ class Recorder:
         m = self.model
         return m.county_sum(values, dtype=np.int64).astype(np.float64) * m.weight
 
+    def _rows_per_county(self, counties: np.ndarray) -> np.ndarray:
+        """Households per county (times the weight) of some rows, given their counties."""
+        m = self.model
+        return np.bincount(counties, minlength=m.places.n_counties).astype(np.float64) * m.weight
+
     def _county_people(self, mask: np.ndarray) -> np.ndarray:
         """People (real persons) per county in the households where ``mask`` holds."""
         return self.model.county_people(mask).astype(np.float64) * self.model.weight
@@ -214,10 +219,12 @@ class Recorder:
         served = np.zeros((P.n_regions, len(pw)))
         waiting = np.zeros((P.n_regions, len(pw)))
         if flows:
+            county = m.households.county
             for i, name in enumerate(names):
-                served[:, i] = self._by_region(self._county_count(m.plan.served[name]))
-                waiting[:, i] = self._by_region(
-                    self._county_count(m.plan.waiting[name] & ~m.plan.served[name]))
+                rows = m.plan.served.rows(name)
+                left = np.setdiff1d(m.plan.waiting.rows(name), rows, assume_unique=True)
+                served[:, i] = self._by_region(self._rows_per_county(county[rows]))
+                waiting[:, i] = self._by_region(self._rows_per_county(county[left]))
             served[:, -1] = np.nan
             waiting[:, -1] = np.nan
         else:
