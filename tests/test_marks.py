@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from povsim.context import Marks
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(n=st.integers(1, 300), data=st.data())
 def test_marks_equal_the_flags_they_replace(n: int, data: st.DataObject) -> None:
     """Any sequence of marks (rows with repeats, or masks) gives the mask that setting flags
@@ -28,6 +28,8 @@ def test_marks_equal_the_flags_they_replace(n: int, data: st.DataObject) -> None
         marks.mark("p", which)
     np.testing.assert_array_equal(marks["p"], want)
     np.testing.assert_array_equal(marks.rows("p"), np.flatnonzero(want))
+    probe = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=20)), dtype=np.int64)
+    np.testing.assert_array_equal(marks.flagged("p", probe), want[probe])
 
 
 def test_a_mask_read_from_marks_cannot_be_written() -> None:
@@ -50,12 +52,29 @@ def test_rows_outside_the_table_are_refused() -> None:
         marks.mark("p", np.array([-1]))
 
 
-def test_many_marks_are_merged_and_stay_small() -> None:
-    """Repeated monthly marks (medical aid) are merged once they hold n / 8 rows."""
+def test_a_pathway_flagging_many_households_keeps_one_flag_each() -> None:
+    """Past an eighth of the households, rows give way to a mask (medical aid flags about a
+    quarter of them every year, many rows again every month)."""
     n = 800
     marks = Marks(n)
-    marks.add("p")
-    for _ in range(50):
-        marks.mark("p", np.arange(0, 40))
-    assert len(marks._rows["p"]) <= 3
-    np.testing.assert_array_equal(marks.rows("p"), np.arange(40))
+    marks.add("few")
+    marks.add("many")
+    for month in range(12):
+        marks.mark("few", np.array([3, 5]))
+        marks.mark("many", np.arange(month, 400, 2))
+    assert marks._mask["few"] is None and marks._held["few"] == 24
+    assert marks._mask["many"] is not None and not marks._rows["many"]
+    np.testing.assert_array_equal(marks.rows("few"), [3, 5])
+    np.testing.assert_array_equal(marks.rows("many"), np.arange(0, 400))
+
+
+def test_few_rows_in_a_large_table_are_merged_by_sorting() -> None:
+    """Few rows (under n / 256) are merged by sorting, many through a flag per household:
+    both give the rows sorted and each once."""
+    for n in (10_000, 20):
+        marks = Marks(n)
+        marks.add("p")
+        marks.mark("p", np.array([5, 3, 3, n - 1]))
+        marks.mark("p", np.array([n - 1, 0]))
+        np.testing.assert_array_equal(marks.rows("p"), [0, 3, 5, n - 1])
+        assert marks.flagged("p", np.array([0, 1, n - 1])).tolist() == [True, False, True]

@@ -128,13 +128,15 @@ class UndeclaredAccess(PovsimError):
 
 
 class Marks:
-    """Households flagged this year by each pathway (served, or left waiting), kept as rows.
+    """Households flagged this year by each pathway (served, or left waiting).
 
-    A pathway serves a small share of the households: its rows take a few MB at full scale
-    where a flag per household took 7.7 MB for every pathway and flag (~170 MB in all). Read
-    a pathway's flags as a read-only boolean mask over all households (``marks[name]``, made
-    on demand) or as its rows (:meth:`rows`); add to them with :meth:`mark` (which
-    :meth:`Context.mark` calls).
+    Most pathways flag a small share of the households: their flags are kept as rows (a few
+    MB at full scale, where a flag per household took 7.7 MB for every pathway and kind, ~170
+    MB in all). A pathway whose rows pass an eighth of the households (medical aid flags about
+    a quarter of them) switches to one flag per household, which is then the smaller of the
+    two. Read a pathway's flags as a read-only boolean mask over all households
+    (``marks[name]``, a copy made on demand), as its rows (:meth:`rows`) or for some rows
+    (:meth:`flagged`); add to them with :meth:`mark` (which :meth:`Context.mark` calls).
 
     Parameters
     ----------
@@ -142,55 +144,95 @@ class Marks:
         Households in the table.
     """
 
-    #: rows held before they are merged into one sorted, duplicate-free array (assumption:
-    #: the monthly marks of medical aid repeat rows; merging at n / 8 keeps the lists below a
-    #: mask's size)
-    _MERGE_SHARE = 8
+    #: a pathway holding more than ``n // MASK_SHARE`` rows keeps one flag per household
+    #: instead (assumption: rows take 4 bytes, a flag 1; at an eighth of the households the
+    #: rows, repeats included, take half a flag's memory, and merging them costs a sort)
+    MASK_SHARE = 8
 
     def __init__(self, n: int = 0) -> None:
         self.n = int(n)
         self._rows: dict[str, list[np.ndarray]] = {}
         self._held: dict[str, int] = {}
-        self._merged: dict[str, bool] = {}
+        self._mask: dict[str, np.ndarray | None] = {}
 
     def add(self, name: str) -> None:
-        """Start an empty list of flags for pathway ``name``."""
+        """Start pathway ``name`` with no household flagged."""
         self._rows[name] = []
         self._held[name] = 0
-        self._merged[name] = True
+        self._mask[name] = None
 
     def mark(self, name: str, which: np.ndarray) -> None:
         """Flag households ``which`` (rows, or a boolean mask over all households)."""
         which = np.asarray(which)
-        rows = np.flatnonzero(which) if which.dtype == np.bool_ else which.ravel()
+        mask = self._mask[name]
+        if which.dtype == np.bool_:
+            if which.shape != (self.n,):
+                raise IndexError(f"a mask of households has {self.n} flags, got {which.shape}")
+            if mask is not None:
+                mask |= which
+                return
+            rows = np.flatnonzero(which)
+        else:
+            rows = which.ravel()
+            if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+                raise IndexError(f"rows must lie in 0..{self.n - 1}")
         if rows.size == 0:
             return
-        if rows.min() < 0 or rows.max() >= self.n:
-            raise IndexError(f"rows must lie in 0..{self.n - 1}")
-        held = self._rows[name]
-        held.append(rows.astype(np.int32 if self.n < 2**31 else np.int64))
+        if mask is not None:
+            mask[rows] = True
+            return
+        self._rows[name].append(rows.astype(np.int32 if self.n < 2**31 else np.int64))
         self._held[name] += rows.size
-        self._merged[name] = False
-        if self._held[name] * self._MERGE_SHARE > self.n and len(held) > 1:
-            self.rows(name)
+        if self._held[name] > self.n // self.MASK_SHARE:
+            flags = np.zeros(self.n, dtype=bool)
+            for r in self._rows[name]:
+                flags[r] = True
+            self._mask[name] = flags
+            self._rows[name] = []
+            self._held[name] = 0
 
     def rows(self, name: str) -> np.ndarray:
         """The flagged rows of pathway ``name``, sorted, each once."""
+        mask = self._mask[name]
+        if mask is not None:
+            return np.flatnonzero(mask)
         held = self._rows[name]
         if not held:
             return np.zeros(0, dtype=np.int64)
-        if not self._merged[name]:
-            held[:] = [np.unique(np.concatenate(held))]
-            self._held[name] = held[0].size
-            self._merged[name] = True
+        if len(held) > 1 or held[0].size > 1 and not (np.diff(held[0]) > 0).all():
+            if self._held[name] * 256 > self.n:
+                # many rows: one pass over a flag per household beats sorting them
+                flags = np.zeros(self.n, dtype=bool)
+                for r in held:
+                    flags[r] = True
+                merged = np.flatnonzero(flags).astype(held[0].dtype)
+            else:
+                merged = np.unique(np.concatenate(held))
+            held[:] = [merged]
+            self._held[name] = merged.size
         return held[0]
 
+    def flagged(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Whether each of ``rows`` is flagged for pathway ``name``."""
+        mask = self._mask[name]
+        if mask is not None:
+            return mask[rows]
+        mine = self.rows(name)
+        if mine.size == 0:
+            return np.zeros(np.shape(rows), dtype=bool)
+        at = np.minimum(np.searchsorted(mine, rows), mine.size - 1)
+        return mine[at] == rows
+
     def __getitem__(self, name: str) -> np.ndarray:
-        rows = self.rows(name)
-        mask = np.zeros(self.n, dtype=bool)
-        mask[rows] = True
-        mask.flags.writeable = False  # a write would be lost: flag with mark()
-        return mask
+        mask = self._mask[name]
+        if mask is not None:
+            out = mask.copy()
+        else:
+            out = np.zeros(self.n, dtype=bool)
+            for r in self._rows[name]:
+                out[r] = True
+        out.flags.writeable = False  # a copy: a write would be lost (flag with mark())
+        return out
 
     def __contains__(self, name: object) -> bool:
         return name in self._rows

@@ -222,7 +222,8 @@ class Recorder:
             county = m.households.county
             for i, name in enumerate(names):
                 rows = m.plan.served.rows(name)
-                left = np.setdiff1d(m.plan.waiting.rows(name), rows, assume_unique=True)
+                left = m.plan.waiting.rows(name)
+                left = left[~m.plan.served.flagged(name, left)]
                 served[:, i] = self._by_region(self._rows_per_county(county[rows]))
                 waiting[:, i] = self._by_region(self._rows_per_county(county[left]))
             served[:, -1] = np.nan
