@@ -39,6 +39,12 @@ def test_a_mask_read_from_marks_cannot_be_written() -> None:
     marks.mark("p", np.array([3, 3, 7]))
     with pytest.raises(ValueError, match="read-only"):
         marks["p"][0] = True
+    for n in (10, 1000):  # flags kept as a mask, and as rows
+        big = Marks(n)
+        big.add("p")
+        big.mark("p", np.array([3, 3, 7]))
+        with pytest.raises(ValueError, match="read-only"):
+            big.rows("p")[0] = 1
     assert "p" in marks and "q" not in marks and list(marks) == ["p"] and len(marks) == 1
     assert [k for k, _ in marks.items()] == ["p"]
 

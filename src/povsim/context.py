@@ -181,7 +181,9 @@ class Marks:
         if mask is not None:
             mask[rows] = True
             return
-        self._rows[name].append(rows.astype(np.int32 if self.n < 2**31 else np.int64))
+        held = rows.astype(np.int32 if self.n < 2**31 else np.int64)  # a copy of its own
+        held.flags.writeable = False  # rows() hands it out
+        self._rows[name].append(held)
         self._held[name] += rows.size
         if self._held[name] > self.n // self.MASK_SHARE:
             flags = np.zeros(self.n, dtype=bool)
@@ -195,7 +197,9 @@ class Marks:
         """The flagged rows of pathway ``name``, sorted, each once."""
         mask = self._mask[name]
         if mask is not None:
-            return np.flatnonzero(mask)
+            rows = np.flatnonzero(mask)
+            rows.flags.writeable = False  # as the rows kept as such
+            return rows
         held = self._rows[name]
         if not held:
             return np.zeros(0, dtype=np.int64)
@@ -208,6 +212,7 @@ class Marks:
                 merged = np.flatnonzero(flags).astype(held[0].dtype)
             else:
                 merged = np.unique(np.concatenate(held))
+            merged.flags.writeable = False
             held[:] = [merged]
             self._held[name] = merged.size
         return held[0]
