@@ -74,29 +74,46 @@ def guarantees(run: RunState) -> dict[str, np.ndarray]:
     }
 
 
-def stable_income(run: RunState) -> np.ndarray:
+def stable_income(run: RunState, lo: int = 0, hi: int | None = None) -> np.ndarray:
     """This year's household net income with the transitory factor on market income set to 1
-    (yuan/year): what verification reads as the household's stable income."""
+    (yuan/year): what verification reads as the household's stable income; of the households
+    ``lo:hi`` (default: all)."""
     hh = run.households
-    out = hh.income_ytd - hh.oop_ytd
-    out -= hh.loss_ytd
+    hi = hh.n if hi is None else hi
+    out = hh.income_ytd[lo:hi] - hh.oop_ytd[lo:hi]
+    out -= hh.loss_ytd[lo:hi]
     # the market part block by block: temporaries of one block, not of all households
-    for lo in range(0, hh.n, _BLOCK):
-        hi = min(lo + _BLOCK, hh.n)
-        market = np.add(hh.wage_base[lo:hi], hh.farm_base[lo:hi], dtype=np.float64)
-        market *= 1.0 - hh.transitory[lo:hi]
-        out[lo:hi] += market
+    for a in range(lo, hi, _BLOCK):
+        b = min(a + _BLOCK, hi)
+        market = np.add(hh.wage_base[a:b], hh.farm_base[a:b], dtype=np.float64)
+        market *= 1.0 - hh.transitory[a:b]
+        out[a - lo:b - lo] += market
     if "dibao_floor" in hh:
         # an income floor that held this year holds whatever the transitory luck (the dibao
         # settlement pays the shortfall): the stable income is at least the floor
-        rows = np.flatnonzero(hh.dibao_floor > 0)
+        rows = lo + np.flatnonzero(hh.dibao_floor[lo:hi] > 0)
         if rows.size:
             size = hh.size[rows].astype(np.float64)
             floor = hh.dibao_floor[rows] * size
             actual = hh.income_ytd[rows] - hh.oop_ytd[rows] - hh.loss_ytd[rows]
             met = actual >= floor - TOL * size
-            out[rows] = np.where(met, np.maximum(out[rows], floor), out[rows])
+            mine = rows - lo
+            out[mine] = np.where(met, np.maximum(out[mine], floor), out[mine])
     return out
+
+
+def stable_at_least(run: RunState, threshold: float) -> np.ndarray:
+    """Whether each household's stable per-capita income (:func:`stable_income` / size) is at
+    least ``threshold`` (yuan/person/year), computed block by block: no float64 temporary over
+    all households (8 bytes a household at the year-end peak of a full-scale run)."""
+    hh = run.households
+    ok = np.empty(hh.n, dtype=bool)
+    for lo in range(0, hh.n, _BLOCK):
+        hi = min(lo + _BLOCK, hh.n)
+        pc = stable_income(run, lo, hi)
+        pc /= hh.size[lo:hi]
+        np.greater_equal(pc, threshold, out=ok[lo:hi])
+    return ok
 
 
 def intake(run: RunState, year: int) -> None:
@@ -160,13 +177,11 @@ def assess(run: RunState, year: int) -> None:
     stable_ok = np.ones(hh.n, dtype=bool)
     stable_poor = np.ones(hh.n, dtype=bool)
     if rules.household.require_stable:
-        pc_stable = stable_income(run)
-        pc_stable /= size
-        stable_ok = pc_stable >= line - _TOL
+        stable_ok = stable_at_least(run, line - _TOL)
         stable_poor = ~stable_ok
-        del pc_stable
     reg = hh.registered
     exiting = reg & income_ok & stable_ok & ok
+    del ok, income_ok, stable_ok  # full-length flags: freed before the year-end peak below
 
     quota = rules.quota
     if quota is not None:
@@ -192,6 +207,7 @@ def assess(run: RunState, year: int) -> None:
             # the force's rate where it is above the review's (one draw decides both)
             recheck = wrongly & covered & ~removed & (u < forces["removal"])
         exiting |= removed | recheck
+        del wrongly, u
 
     # returns and new poor among households off the register (before this year's exits)
     poor_now = (hh.pc_income < line - _TOL) & stable_poor
@@ -232,7 +248,7 @@ def assess(run: RunState, year: int) -> None:
         "returned": returning,
         "new_poor": new_poor,
     }
-    del u_find, ok, income_ok, stable_ok
+    del u_find
     _assess_places(run, year, size, stable_poor)
 
 

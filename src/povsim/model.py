@@ -431,7 +431,9 @@ class PovertyModel(mesa.Model):
         hh.other_transfers *= factor
         sigma_t = min(pop.income_volatility / np.sqrt(2.0), 0.9 * pop.income_sigma)
         z = self.streams.get("income.transitory", year).standard_normal(hh.n, dtype=np.float32)
-        hh.transitory[:] = np.exp(sigma_t * z)
+        # exp in the dtype of sigma_t * z (float64 when sigma_t is a numpy float), written
+        # straight into the float32 column: one temporary over all households fewer
+        np.exp(sigma_t * z, out=hh.transitory)
 
     def _start_year(self, year: int) -> None:
         run = self.run_state

@@ -266,6 +266,7 @@ class TownshipServicesPathway(Pathway):
             gained = now(i) & ~start(i) & ~hh.schooling_ok
             u = ctx.draws("township.schooling", year)
             hh.schooling_ok[gained & (u < cfg.schooling_fix_rate)] = True
+            del gained, u  # a float32 draw over all households: freed before the next facility
         if "health_centre" in self.names:
             i = self.names.index("health_centre")
             # the illness shock set this year's chance of a stay in its own start_year (shocks
