@@ -148,6 +148,9 @@ class Marks:
     #: instead (assumption: rows take 4 bytes, a flag 1; at an eighth of the households the
     #: rows, repeats included, take half a flag's memory, and merging them costs a sort)
     MASK_SHARE = 8
+    #: rows held above ``n // SORT_SHARE`` are merged through a flag per household, fewer by
+    #: sorting them (assumption: one pass over n flags costs about a sort of n / 256 rows)
+    SORT_SHARE = 256
 
     def __init__(self, n: int = 0) -> None:
         self.n = int(n)
@@ -186,12 +189,16 @@ class Marks:
         self._rows[name].append(held)
         self._held[name] += rows.size
         if self._held[name] > self.n // self.MASK_SHARE:
-            flags = np.zeros(self.n, dtype=bool)
-            for r in self._rows[name]:
-                flags[r] = True
-            self._mask[name] = flags
+            self._mask[name] = self._flags(self._rows[name])
             self._rows[name] = []
             self._held[name] = 0
+
+    def _flags(self, held: list[np.ndarray]) -> np.ndarray:
+        """One flag per household, set at the rows of ``held``."""
+        flags = np.zeros(self.n, dtype=bool)
+        for r in held:
+            flags[r] = True
+        return flags
 
     def rows(self, name: str) -> np.ndarray:
         """The flagged rows of pathway ``name``, sorted, each once."""
@@ -204,12 +211,9 @@ class Marks:
         if not held:
             return np.zeros(0, dtype=np.int64)
         if len(held) > 1 or held[0].size > 1 and not (np.diff(held[0]) > 0).all():
-            if self._held[name] * 256 > self.n:
+            if self._held[name] > self.n // self.SORT_SHARE:
                 # many rows: one pass over a flag per household beats sorting them
-                flags = np.zeros(self.n, dtype=bool)
-                for r in held:
-                    flags[r] = True
-                merged = np.flatnonzero(flags).astype(held[0].dtype)
+                merged = np.flatnonzero(self._flags(held)).astype(held[0].dtype)
             else:
                 merged = np.unique(np.concatenate(held))
             merged.flags.writeable = False
@@ -230,12 +234,7 @@ class Marks:
 
     def __getitem__(self, name: str) -> np.ndarray:
         mask = self._mask[name]
-        if mask is not None:
-            out = mask.copy()
-        else:
-            out = np.zeros(self.n, dtype=bool)
-            for r in self._rows[name]:
-                out[r] = True
+        out = mask.copy() if mask is not None else self._flags(self._rows[name])
         out.flags.writeable = False  # a copy: a write would be lost (flag with mark())
         return out
 

@@ -77,17 +77,15 @@ def guarantees(run: RunState) -> dict[str, np.ndarray]:
 def stable_income(run: RunState, lo: int = 0, hi: int | None = None) -> np.ndarray:
     """This year's household net income with the transitory factor on market income set to 1
     (yuan/year): what verification reads as the household's stable income; of the households
-    ``lo:hi`` (default: all)."""
+    ``lo:hi`` (default: all; :func:`stable_at_least` passes blocks, so that the temporaries
+    are a block's, not all households')."""
     hh = run.households
     hi = hh.n if hi is None else hi
     out = hh.income_ytd[lo:hi] - hh.oop_ytd[lo:hi]
     out -= hh.loss_ytd[lo:hi]
-    # the market part block by block: temporaries of one block, not of all households
-    for a in range(lo, hi, _BLOCK):
-        b = min(a + _BLOCK, hi)
-        market = np.add(hh.wage_base[a:b], hh.farm_base[a:b], dtype=np.float64)
-        market *= 1.0 - hh.transitory[a:b]
-        out[a - lo:b - lo] += market
+    market = np.add(hh.wage_base[lo:hi], hh.farm_base[lo:hi], dtype=np.float64)
+    market *= 1.0 - hh.transitory[lo:hi]
+    out += market
     if "dibao_floor" in hh:
         # an income floor that held this year holds whatever the transitory luck (the dibao
         # settlement pays the shortfall): the stable income is at least the floor

@@ -160,7 +160,7 @@ def seed_states(entropy: int, spawn_keys: Sequence[Sequence[int]],
         ent[:, len(head):] = keys
         with np.errstate(over="ignore"):
             return _hash(ent, 2 * n_words).astype("<u4").view("<u8")
-    rows = [run + [0] * (_POOL - len(run)) + [w for k in ks for w in _uint32_words(int(k))]
+    rows = [head + [w for k in ks for w in _uint32_words(int(k))]
             for ks in spawn_keys]
     out = np.empty((len(rows), n_words), dtype=np.uint64)
     by_len: dict[int, list[int]] = {}
